@@ -1,0 +1,403 @@
+'use strict'
+// Botpress-compatibility suite: drives Parley with the official @botpress/client through the
+// validating proxy (lib/proxy.js). Every response body is checked against the OpenAPI document
+// of @botpress/api; the last test fails if any response was invalid or if an operation listed
+// in lib/operations.js was never exercised.
+//
+// Flow: getAccount -> PATs -> createWorkspace -> (client with workspaceId) -> createBot ->
+// (client with botId) -> chat users.
+//
+//   PARLEY_API_URL=http://127.0.0.1:3000 PARLEY_TOKEN=... npm test
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+
+const { startProxy } = require('../lib/proxy')
+const { OPERATIONS } = require('../lib/operations')
+const { buildReport, formatReport, writeReport, groupInvalid } = require('../lib/report')
+const { env, makeClient, rejectsApi, assertTimestamp, assertId, fakeId, runId } = require('../lib/harness')
+
+const RUN = runId()
+// user tag keys the bot declares (Botpress restricts user tags to those the bot defines)
+const USER_TAGS = ['suite', 'color', 'group', 'batch', 'extid']
+
+let proxy
+let token
+const ctx = {} // account, workspace, bot, clients
+
+function need(key) {
+  if (ctx[key] === undefined) throw new Error(`skipped: an earlier step did not produce ${key}`)
+  return ctx[key]
+}
+
+/** The most recent proxy record for an operation. */
+function lastRecord(operationId) {
+  const recs = proxy.records.filter((r) => r.operationId === operationId)
+  return recs[recs.length - 1]
+}
+
+before(async () => {
+  const e = env()
+  token = e.token
+  proxy = await startProxy({ upstream: e.apiUrl })
+  ctx.client = makeClient(proxy.url, { token })
+})
+
+after(async () => {
+  if (!proxy) return
+  const rep = buildReport(proxy, OPERATIONS)
+  const file = writeReport(rep)
+  console.log(`\n${formatReport(rep, OPERATIONS)}\n  (details: ${file})\n`)
+  await proxy.close()
+})
+
+// ---------------------------------------------------------------- auth
+
+test('auth: a bad token is rejected with 401 Unauthorized', async () => {
+  const bad = makeClient(proxy.url, { token: 'bp_pat_this-token-does-not-exist-0000000000' })
+  await rejectsApi(bad.getAccount({}), { type: 'Unauthorized', code: 401 })
+})
+
+test('auth: no token is rejected with 401 Unauthorized', async () => {
+  const anon = makeClient(proxy.url, {})
+  await rejectsApi(anon.getAccount({}), { type: 'Unauthorized', code: 401 })
+})
+
+// ---------------------------------------------------------------- account
+
+test('getAccount returns the token owner', async () => {
+  const { account } = await ctx.client.getAccount({})
+  assert.equal(typeof account.id, 'string')
+  assert.ok(account.id.length > 0)
+  assert.equal(typeof account.email, 'string')
+  assert.match(account.email, /@/)
+  assert.equal(typeof account.emailVerified, 'boolean')
+  assertTimestamp(account.createdAt, 'account.createdAt')
+  assert.equal(lastRecord('getAccount').status, 200)
+  ctx.account = account
+})
+
+// ---------------------------------------------------------------- personal access tokens
+
+test('personal access tokens: create, use, list, delete', async () => {
+  const client = ctx.client
+  const account = need('account')
+
+  const before = await client.listPersonalAccessTokens({})
+  assert.ok(Array.isArray(before.pats))
+
+  const note = `conformance ${RUN}`
+  const { pat } = await client.createPersonalAccessToken({ note })
+  assert.equal(pat.note, note)
+  assert.equal(typeof pat.id, 'string')
+  assert.equal(typeof pat.value, 'string')
+  assert.ok(pat.value.length >= 16, 'token value is non-trivial')
+  assertTimestamp(pat.createdAt, 'pat.createdAt')
+  assert.ok(!before.pats.some((p) => p.id === pat.id), 'new PAT id is fresh')
+
+  // the new token authenticates as the same account
+  const other = makeClient(proxy.url, { token: pat.value })
+  const me = await other.getAccount({})
+  assert.equal(me.account.id, account.id)
+
+  const listed = await client.listPersonalAccessTokens({})
+  const item = listed.pats.find((p) => p.id === pat.id)
+  assert.ok(item, 'created PAT is listed')
+  assert.equal(item.note, note)
+  assert.equal(item.createdAt, pat.createdAt)
+  for (const p of listed.pats) assert.equal(p.value, undefined, 'list never reveals token values')
+
+  const del = await client.deletePersonalAccessToken({ id: pat.id })
+  assert.deepEqual(del, {})
+
+  const after = await client.listPersonalAccessTokens({})
+  assert.ok(!after.pats.some((p) => p.id === pat.id), 'deleted PAT is no longer listed')
+
+  // a deleted token no longer authenticates; deleting it again is a 404
+  await rejectsApi(other.getAccount({}), { type: 'Unauthorized', code: 401 })
+  await rejectsApi(client.deletePersonalAccessToken({ id: pat.id }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('createPersonalAccessToken without note is a 400', async () => {
+  await rejectsApi(ctx.client.createPersonalAccessToken({}), { type: 'InvalidPayload', code: 400 })
+})
+
+// ---------------------------------------------------------------- workspaces
+
+test('createWorkspace / getWorkspace / listWorkspaces', async () => {
+  const client = ctx.client
+  const account = need('account')
+  const name = `conformance-${RUN}`
+
+  const ws = await client.createWorkspace({ name })
+  ctx.workspace = ws
+  ctx.wclient = makeClient(proxy.url, { token, workspaceId: ws.id })
+  assert.equal(typeof ws.id, 'string')
+  assert.ok(ws.id.length > 0)
+  assert.equal(ws.name, name)
+  assert.equal(ws.ownerId, account.id)
+  assert.equal(ws.botCount, 0)
+  assert.equal(lastRecord('createWorkspace').status, 200)
+
+  const got = await client.getWorkspace({ id: ws.id })
+  assert.equal(got.id, ws.id)
+  assert.equal(got.name, name)
+  assert.equal(got.ownerId, account.id)
+  assert.equal(got.createdAt, ws.createdAt)
+  assert.equal(got.billingVersion, ws.billingVersion)
+  assert.equal(got.plan, ws.plan)
+
+  const { workspaces } = await client.listWorkspaces({})
+  const item = workspaces.find((w) => w.id === ws.id)
+  assert.ok(item, 'new workspace is listed')
+  assert.equal(item.name, name)
+
+  // through the paginating helper as well (follows meta.nextToken)
+  const all = await client.list.workspaces({}).collect()
+  assert.ok(all.some((w) => w.id === ws.id))
+})
+
+test('getWorkspace of an unknown id is a 404', async () => {
+  await rejectsApi(ctx.client.getWorkspace({ id: fakeId('wkspace') }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('createWorkspace without a name is a 400', async () => {
+  await rejectsApi(ctx.client.createWorkspace({}), { type: 'InvalidPayload', code: 400 })
+})
+
+// ---------------------------------------------------------------- bots
+
+test('createBot / getBot / listBots', async () => {
+  const wclient = need('wclient')
+  const ws = need('workspace')
+  const name = `conformance-bot-${RUN}`
+  const userTags = Object.fromEntries(USER_TAGS.map((t) => [t, { title: t }]))
+
+  const { bot } = await wclient.createBot({ name, user: { tags: userTags } })
+  ctx.bot = bot
+  ctx.bclient = makeClient(proxy.url, { token, workspaceId: ws.id, botId: bot.id })
+  assertId(bot.id, 'bot.id')
+  assert.equal(bot.name, name)
+  assert.equal(bot.dev, false)
+  assertTimestamp(bot.createdAt, 'bot.createdAt')
+  assertTimestamp(bot.updatedAt, 'bot.updatedAt')
+  assert.deepEqual(Object.keys(bot.user.tags).sort(), [...USER_TAGS].sort())
+  assert.equal(typeof bot.signingSecret, 'string')
+  assert.equal(lastRecord('createBot').status, 200)
+
+  const got = await wclient.getBot({ id: bot.id })
+  assert.equal(got.bot.id, bot.id)
+  assert.equal(got.bot.name, name)
+  assert.equal(got.bot.createdAt, bot.createdAt)
+  assert.deepEqual(got.bot.user.tags, bot.user.tags)
+
+  const { bots } = await wclient.listBots({})
+  const item = bots.find((b) => b.id === bot.id)
+  assert.ok(item, 'new bot is listed')
+  assert.equal(item.name, name)
+  assert.equal(item.createdAt, bot.createdAt)
+
+  const wsAfter = await ctx.client.getWorkspace({ id: ws.id })
+  assert.equal(wsAfter.botCount, 1, 'workspace.botCount counts the new bot')
+})
+
+test('getBot of an unknown id is a 404', async () => {
+  const wclient = need('wclient')
+  await rejectsApi(wclient.getBot({ id: fakeId('bot') }), { type: 'ResourceNotFound', code: 404 })
+})
+
+// ---------------------------------------------------------------- chat users
+
+test('createUser / getUser round-trip (201 on create)', async () => {
+  const c = need('bclient')
+  const input = {
+    tags: { suite: RUN, color: 'red' },
+    name: 'Alice',
+    pictureUrl: 'https://example.com/alice.png',
+  }
+  const { user } = await c.createUser(input)
+  ctx.alice = user
+  assert.equal(lastRecord('createUser').status, 201, 'createUser answers 201')
+  assertId(user.id, 'user.id')
+  assert.equal(user.name, input.name)
+  assert.equal(user.pictureUrl, input.pictureUrl)
+  assert.deepEqual(user.tags, input.tags)
+  assertTimestamp(user.createdAt, 'user.createdAt')
+  assertTimestamp(user.updatedAt, 'user.updatedAt')
+
+  const got = await c.getUser({ id: user.id })
+  assert.deepEqual(got.user, user)
+})
+
+test('updateUser: empty tag value unsets the key, other fields persist', async () => {
+  const c = need('bclient')
+  const alice = need('alice')
+
+  const r1 = await c.updateUser({ id: alice.id, tags: { color: '' } })
+  assert.equal(lastRecord('updateUser').status, 200)
+  assert.deepEqual(r1.user.tags, { suite: RUN }, "color: '' removed the key")
+  assert.equal(r1.user.name, 'Alice')
+  assert.equal(r1.user.pictureUrl, alice.pictureUrl)
+  assert.equal(r1.user.createdAt, alice.createdAt)
+  assert.ok(Date.parse(r1.user.updatedAt) >= Date.parse(alice.updatedAt), 'updatedAt moves forward')
+
+  const r2 = await c.updateUser({ id: alice.id, name: 'Bob', tags: { color: 'blue' } })
+  assert.equal(r2.user.name, 'Bob')
+  assert.deepEqual(r2.user.tags, { suite: RUN, color: 'blue' }, 'tags are merged, not replaced')
+
+  const r3 = await c.updateUser({ id: alice.id, name: null })
+  assert.equal(r3.user.name, undefined, 'name: null clears the name')
+  assert.deepEqual(r3.user.tags, { suite: RUN, color: 'blue' }, 'tags untouched when omitted')
+
+  const got = await c.getUser({ id: alice.id })
+  assert.deepEqual(got.user, r3.user)
+})
+
+test('deleteUser: then get/update/delete are 404', async () => {
+  const c = need('bclient')
+  const { user } = await c.createUser({ tags: { suite: RUN }, name: 'to-delete' })
+  const del = await c.deleteUser({ id: user.id })
+  assert.deepEqual(del, {})
+  assert.equal(lastRecord('deleteUser').status, 200)
+  await rejectsApi(c.getUser({ id: user.id }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(c.updateUser({ id: user.id, name: 'x' }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(c.deleteUser({ id: user.id }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('getUser of an unknown id is a 404', async () => {
+  const c = need('bclient')
+  await rejectsApi(c.getUser({ id: fakeId('user') }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('createUser / getOrCreateUser / listUsers reject bad input with 400', async () => {
+  const c = need('bclient')
+  // tags is required
+  await rejectsApi(c.createUser({ name: 'no tags' }), { type: 'InvalidPayload', code: 400 })
+  // name maxLength 200
+  await rejectsApi(c.createUser({ tags: {}, name: 'n'.repeat(201) }), { type: 'InvalidPayload', code: 400 })
+  // tag values maxLength 500
+  await rejectsApi(c.createUser({ tags: { suite: 'v'.repeat(501) } }), { type: 'InvalidPayload', code: 400 })
+  // tag values must be strings
+  await rejectsApi(c.createUser({ tags: { suite: 42 } }), { type: 'InvalidPayload', code: 400 })
+  await rejectsApi(c.getOrCreateUser({ name: 'no tags' }), { type: 'InvalidPayload', code: 400 })
+  await rejectsApi(c.updateUser({ id: need('alice').id, name: 'n'.repeat(201) }), { type: 'InvalidPayload', code: 400 })
+  // enum query parameter
+  await rejectsApi(c.listUsers({ sortDirection: 'sideways' }), { type: ['InvalidQuery', 'InvalidPayload'], code: 400 })
+})
+
+test('listUsers: tag filters (tags.k=v query keys, all must match)', async () => {
+  const c = need('bclient')
+  const group = `tf-${RUN}`
+  const made = []
+  for (const color of ['red', 'red', 'blue']) {
+    made.push((await c.createUser({ tags: { group, color } })).user)
+  }
+  const reds = await c.listUsers({ tags: { group, color: 'red' } })
+  assert.deepEqual(
+    reds.users.map((u) => u.id).sort(),
+    made.filter((u) => u.tags.color === 'red').map((u) => u.id).sort()
+  )
+  assert.equal(reds.meta.nextToken, undefined, 'single page: no nextToken')
+  for (const u of reds.users) assert.deepEqual(u.tags, { group, color: 'red' })
+
+  const all = await c.listUsers({ tags: { group } })
+  assert.deepEqual(all.users.map((u) => u.id).sort(), made.map((u) => u.id).sort())
+
+  const none = await c.listUsers({ tags: { group, color: 'green' } })
+  assert.deepEqual(none.users, [])
+  assert.equal(none.meta.nextToken, undefined)
+})
+
+test('listUsers: pagination via meta.nextToken (default page 20, pageSize, sort)', async () => {
+  const c = need('bclient')
+  const batch = `pg-${RUN}`
+  const N = 25
+  const ids = []
+  for (let i = 0; i < N; i++) ids.push((await c.createUser({ tags: { batch }, name: `p${i}` })).user.id)
+  const filter = { tags: { batch } }
+
+  // default page size is 20, most recent first
+  const p1 = await c.listUsers(filter)
+  assert.equal(p1.users.length, 20, 'first page holds the default 20')
+  assert.equal(typeof p1.meta.nextToken, 'string', 'first page has a nextToken')
+  const p2 = await c.listUsers({ ...filter, nextToken: p1.meta.nextToken })
+  assert.equal(p2.users.length, N - 20)
+  assert.equal(p2.meta.nextToken, undefined, 'last page has no nextToken')
+  const seen = [...p1.users, ...p2.users].map((u) => u.id)
+  assert.equal(new Set(seen).size, N, 'no duplicates across pages')
+  assert.deepEqual([...seen].sort(), [...ids].sort())
+  const created = [...p1.users, ...p2.users].map((u) => u.createdAt)
+  for (let i = 1; i < created.length; i++) {
+    assert.ok(created[i - 1] >= created[i], `default order is most recent first (${created[i - 1]} < ${created[i]})`)
+  }
+  assert.equal(seen[0], ids[N - 1], 'the newest user comes first')
+  assert.equal(seen[N - 1], ids[0], 'the oldest user comes last')
+
+  // pageSize (offered by @botpress/client 1.45.0) bounds each page
+  const pages = []
+  let nextToken
+  do {
+    const page = await c.listUsers({ ...filter, pageSize: 10, nextToken })
+    assert.ok(page.users.length <= 10, `page of ${page.users.length} exceeds pageSize 10`)
+    pages.push(page.users.map((u) => u.id))
+    nextToken = page.meta.nextToken
+  } while (nextToken && pages.length < 10)
+  assert.deepEqual(pages.map((p) => p.length), [10, 10, 5])
+  assert.deepEqual(pages.flat(), seen)
+
+  // explicit ascending sort
+  const asc = await c.list.users({ ...filter, sortField: 'createdAt', sortDirection: 'asc' }).collect()
+  assert.equal(asc.length, N)
+  assert.equal(asc[0].id, ids[0], 'sortDirection=asc: oldest first')
+  assert.equal(asc[N - 1].id, ids[N - 1], 'sortDirection=asc: newest last')
+  for (let i = 1; i < asc.length; i++) {
+    assert.ok(asc[i - 1].createdAt <= asc[i].createdAt, 'ascending createdAt')
+  }
+})
+
+test('getOrCreateUser: all given tags must match without discriminateByTags', async () => {
+  const c = need('bclient')
+  const extid = `y-${RUN}`
+  const a1 = await c.getOrCreateUser({ tags: { extid, color: 'red' }, name: 'Y' })
+  assert.equal(lastRecord('getOrCreateUser').status, 200)
+  assertId(a1.user.id, 'user.id')
+  assert.deepEqual(a1.user.tags, { extid, color: 'red' })
+  assert.equal(a1.user.name, 'Y')
+
+  const a2 = await c.getOrCreateUser({ tags: { extid, color: 'red' } })
+  assert.equal(a2.user.id, a1.user.id, 'same tags: same user')
+
+  const b = await c.getOrCreateUser({ tags: { extid, color: 'blue' } })
+  assert.notEqual(b.user.id, a1.user.id, 'one tag differs: a new user')
+  assert.deepEqual(b.user.tags, { extid, color: 'blue' })
+
+  const got = await c.getUser({ id: a1.user.id })
+  assert.deepEqual(got.user.tags, { extid, color: 'red' })
+})
+
+test('getOrCreateUser: discriminateByTags narrows the match', async () => {
+  const c = need('bclient')
+  const extid = `z-${RUN}`
+  const first = await c.getOrCreateUser({ tags: { extid, color: 'red' }, discriminateByTags: ['extid'] })
+  assert.deepEqual(first.user.tags, { extid, color: 'red' })
+
+  const again = await c.getOrCreateUser({ tags: { extid, color: 'green' }, discriminateByTags: ['extid'] })
+  assert.equal(again.user.id, first.user.id, 'same extid: same user despite another color')
+
+  const other = await c.getOrCreateUser({ tags: { extid: `${extid}-2`, color: 'red' }, discriminateByTags: ['extid'] })
+  assert.notEqual(other.user.id, first.user.id, 'different extid: a new user')
+
+  const listed = await c.listUsers({ tags: { extid } })
+  assert.deepEqual(listed.users.map((u) => u.id), [first.user.id], 'exactly one user for that extid')
+})
+
+// ---------------------------------------------------------------- final checks
+
+test('every response matched the OpenAPI schema and every operation was exercised', () => {
+  const rep = buildReport(proxy, OPERATIONS)
+  assert.deepEqual(rep.missing, [], `operations never exercised: ${rep.missing.join(', ')}`)
+  const problems = groupInvalid(rep).map(
+    ({ first: r, count, errors }) =>
+      `#${r.seq} ${r.method} ${r.path} -> ${r.status} (${r.operationId}) x${count}: ${errors.join('; ')}`
+  )
+  assert.deepEqual(problems, [], `responses failing validation:\n${problems.join('\n')}`)
+})

@@ -1,0 +1,256 @@
+// Package topology declares, once, what Parley is made of: its functions, the
+// HTTP routes each one serves, the DynamoDB tables and indexes, the buckets,
+// the queues with their dead-letter queues and the schedules. The CDK stack,
+// the local runner and the test bootstrap all read this declaration, so the
+// deployed system and the one tested locally cannot drift apart.
+package topology
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// FunctionKind says what invokes a function.
+type FunctionKind string
+
+const (
+	// HTTP functions sit behind the HTTP API (payload format 2.0).
+	HTTP FunctionKind = "http"
+	// Worker functions consume an SQS queue with partial batch responses.
+	Worker FunctionKind = "worker"
+	// Scheduled functions are fired by an EventBridge schedule.
+	Scheduled FunctionKind = "scheduled"
+)
+
+// Function is one Lambda: built from functions/<Name>.
+type Function struct {
+	Name string
+	Kind FunctionKind
+	// Tables, Buckets and Queues name what the function may touch; the CDK
+	// stack grants exactly these and passes their names in the environment.
+	Tables  []string
+	Buckets []string
+	// SendsTo lists queues the function sends messages to.
+	SendsTo []string
+	// ReservedConcurrency caps parallel executions (0 = unreserved); workers
+	// that write in bulk use it to protect DynamoDB.
+	ReservedConcurrency int
+	Timeout             time.Duration
+	MemoryMB            int
+}
+
+// Route maps one HTTP API route to a function. Path uses API Gateway's
+// `{name}` parameter syntax, which net/http's ServeMux shares.
+type Route struct {
+	Method   string
+	Path     string
+	Function string
+}
+
+// Key returns the API Gateway route key, "GET /v1/chat/users/{id}".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Index is a global secondary index with string keys, projecting all attributes.
+type Index struct {
+	Name         string
+	PartitionKey string
+	SortKey      string
+}
+
+// Table is a DynamoDB table with string partition and sort keys.
+type Table struct {
+	Name         string
+	PartitionKey string
+	SortKey      string
+	Indexes      []Index
+	// TTLAttribute holds an epoch-seconds expiry. DynamoDB deletes lazily (and
+	// emulators not at all), so readers must also treat expired items as gone.
+	TTLAttribute string
+}
+
+// Bucket is an S3 bucket.
+type Bucket struct {
+	Name string
+	// NotifyQueue receives ObjectCreated notifications when set.
+	NotifyQueue string
+	// Archive buckets transition objects to a colder storage class.
+	Archive bool
+}
+
+// Queue is an SQS queue; every work queue has a dead-letter queue.
+type Queue struct {
+	Name string
+	// DeadLetterQueue names the queue that receives messages after
+	// MaxReceiveCount failed receives. Empty for a DLQ itself.
+	DeadLetterQueue   string
+	MaxReceiveCount   int
+	VisibilityTimeout time.Duration
+	// Consumer is the worker function fed by this queue (empty: none).
+	Consumer  string
+	BatchSize int
+}
+
+// Schedule fires a scheduled function on an EventBridge expression.
+type Schedule struct {
+	Name string
+	// Expression is an EventBridge `cron(...)` or `rate(...)` expression.
+	Expression string
+	// EnvOverride names the environment variable that replaces Expression
+	// (per stage in the CDK app, and locally).
+	EnvOverride string
+	Target      string
+}
+
+// Topology is the whole declaration.
+type Topology struct {
+	Functions []Function
+	Routes    []Route
+	Tables    []Table
+	Buckets   []Bucket
+	Queues    []Queue
+	Schedules []Schedule
+}
+
+// Table names, shared by the stores and the declaration.
+const (
+	// AdminTable holds accounts, tokens, workspaces, members and bots.
+	AdminTable = "admin"
+	// ChatTable holds each bot's users and, later, conversations and messages.
+	ChatTable = "chat"
+)
+
+// Function names.
+const (
+	AdminFunction = "admin"
+	ChatFunction  = "chat"
+)
+
+// Default returns Parley's topology.
+func Default() Topology {
+	t := Topology{
+		Functions: []Function{
+			{Name: AdminFunction, Kind: HTTP, Tables: []string{AdminTable}, Timeout: 10 * time.Second, MemoryMB: 256},
+			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, Timeout: 10 * time.Second, MemoryMB: 256},
+		},
+		Tables: []Table{
+			{
+				Name: AdminTable, PartitionKey: "pk", SortKey: "sk",
+				Indexes: []Index{
+					{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"},
+					{Name: "gsi2", PartitionKey: "gsi2pk", SortKey: "gsi2sk"},
+				},
+				TTLAttribute: "expiresAt",
+			},
+			{
+				Name: ChatTable, PartitionKey: "pk", SortKey: "sk",
+				Indexes:      []Index{{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"}},
+				TTLAttribute: "expiresAt",
+			},
+		},
+	}
+	t.Routes = append(t.Routes, routes(AdminFunction,
+		"GET /v1/admin/account/me",
+		"GET /v1/admin/account/pats",
+		"POST /v1/admin/account/pats",
+		"DELETE /v1/admin/account/pats/{id}",
+		"POST /v1/admin/workspaces",
+		"GET /v1/admin/workspaces",
+		"GET /v1/admin/workspaces/{id}",
+		"POST /v1/admin/bots",
+		"GET /v1/admin/bots",
+		"GET /v1/admin/bots/{id}",
+	)...)
+	t.Routes = append(t.Routes, routes(ChatFunction,
+		"POST /v1/chat/users",
+		"GET /v1/chat/users",
+		"POST /v1/chat/users/get-or-create",
+		"GET /v1/chat/users/{id}",
+		"PUT /v1/chat/users/{id}",
+		"DELETE /v1/chat/users/{id}",
+	)...)
+	return t
+}
+
+func routes(function string, keys ...string) []Route {
+	out := make([]Route, 0, len(keys))
+	for _, k := range keys {
+		method, path, _ := strings.Cut(k, " ")
+		out = append(out, Route{Method: method, Path: path, Function: function})
+	}
+	return out
+}
+
+// Function returns the named function and whether it is declared.
+func (t Topology) Function(name string) (Function, bool) {
+	for _, f := range t.Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// RoutesOf returns the routes served by the named function.
+func (t Topology) RoutesOf(function string) []Route {
+	var out []Route
+	for _, r := range t.Routes {
+		if r.Function == function {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// EnvVar is the environment variable through which a resource's physical name
+// reaches a function: TABLE_ADMIN, BUCKET_FILES, QUEUE_LIFECYCLE_DLQ.
+func EnvVar(kind, name string) string {
+	return strings.ToUpper(kind + "_" + strings.NewReplacer("-", "_", ".", "_").Replace(name))
+}
+
+// PhysicalName is the resource name used for a stage where the platform does
+// not generate one (locally, and as a readable prefix in AWS).
+func PhysicalName(stage, name string) string { return "parley-" + stage + "-" + name }
+
+// Environment returns, for a function, every resource environment variable
+// and the physical names a stage gives them.
+func (t Topology) Environment(stage string, f Function) map[string]string {
+	env := map[string]string{}
+	for _, n := range f.Tables {
+		env[EnvVar("table", n)] = PhysicalName(stage, n)
+	}
+	for _, n := range f.Buckets {
+		env[EnvVar("bucket", n)] = PhysicalName(stage, n)
+	}
+	for _, n := range f.SendsTo {
+		env[EnvVar("queue", n)] = PhysicalName(stage, n)
+	}
+	return env
+}
+
+// ResourceEnvironment returns the environment naming every declared
+// resource: what the local runner, which hosts every function in one
+// process, passes to all of them.
+func (t Topology) ResourceEnvironment(stage string) map[string]string {
+	env := map[string]string{}
+	for _, tb := range t.Tables {
+		env[EnvVar("table", tb.Name)] = PhysicalName(stage, tb.Name)
+	}
+	for _, b := range t.Buckets {
+		env[EnvVar("bucket", b.Name)] = PhysicalName(stage, b.Name)
+	}
+	for _, q := range t.Queues {
+		env[EnvVar("queue", q.Name)] = PhysicalName(stage, q.Name)
+	}
+	return env
+}
+
+// SortedRouteKeys lists every route key, for stable output.
+func (t Topology) SortedRouteKeys() []string {
+	keys := make([]string, 0, len(t.Routes))
+	for _, r := range t.Routes {
+		keys = append(keys, r.Key())
+	}
+	sort.Strings(keys)
+	return keys
+}
