@@ -141,8 +141,8 @@ func (a *API) getWorkspace(r *http.Request) (httpapi.Response, error) {
 
 // botInput is the createBot body: the whole bot definition of the seeds.
 type botInput struct {
-	States          map[string]StateDefinition  `json:"states"`
-	Events          map[string]EventDefinition  `json:"events"`
+	States          map[string]StateDefinition `json:"states"`
+	Events          map[string]EventDefinition `json:"events"`
 	RecurringEvents map[string]struct {
 		Schedule Schedule       `json:"schedule"`
 		Type     string         `json:"type"`

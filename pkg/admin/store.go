@@ -42,7 +42,7 @@ func accountKey(id string) map[string]types.AttributeValue { return ds.Key("ACC#
 func emailKey(email string) map[string]types.AttributeValue {
 	return ds.Key("EMAIL#"+strings.ToLower(email), "EMAIL")
 }
-func tokenKey(hash string) map[string]types.AttributeValue { return ds.Key("PATHASH#"+hash, "PAT") }
+func tokenKey(hash string) map[string]types.AttributeValue   { return ds.Key("PATHASH#"+hash, "PAT") }
 func workspaceKey(id string) map[string]types.AttributeValue { return ds.Key("WS#"+id, "WS") }
 func memberKey(ws, acc string) map[string]types.AttributeValue {
 	return ds.Key("WS#"+ws, "MEMBER#"+acc)

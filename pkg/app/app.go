@@ -139,7 +139,6 @@ func NewHTTPFunction(ctx context.Context, name string, log *slog.Logger) (http.H
 	return HTTPHandler(name, NewDeps(awsCfg, cfg, log))
 }
 
-
 // WorkerFunc is the Lambda handler of a queue worker: it reports failed
 // messages per item (partial batch response).
 type WorkerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)

@@ -71,7 +71,7 @@ func CancellationReasons(err error) []string {
 
 // Records are stored under their JSON field names, so one struct describes a
 // resource on the wire and in the table; keys are added beside it.
-func useJSONTags(o *attributevalue.EncoderOptions) { o.TagKey = "json" }
+func useJSONTags(o *attributevalue.EncoderOptions)  { o.TagKey = "json" }
 func readJSONTags(o *attributevalue.DecoderOptions) { o.TagKey = "json" }
 
 // Item marshals a record and adds its key attributes (pk, sk, gsi keys…).

@@ -159,4 +159,3 @@ func (q Query) Enum(name, def string, allowed ...string) (string, error) {
 	}
 	return "", apperr.New(apperr.InvalidQuery, "query parameter %q must be one of %s", name, strings.Join(allowed, ", "))
 }
-

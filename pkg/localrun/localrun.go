@@ -364,4 +364,3 @@ func Bootstrap(ctx context.Context, d app.Deps, email, pat string) (accountID, t
 	}
 	return accountID, pat, nil
 }
-
