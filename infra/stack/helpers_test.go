@@ -15,8 +15,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The machines run Node 20, which jsii warns about on every start.
-	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)
@@ -171,4 +169,17 @@ func asList(v any) []any {
 		return l
 	}
 	return []any{v}
+}
+
+// only wraps one resource in a template, to assert on exactly that resource.
+func only(r map[string]any) assertions.Template {
+	return assertions.Template_FromJSON(&map[string]any{"Resources": map[string]any{"R": r}}, nil)
+}
+
+func (s synthesized) resource(c awscdk.IResource) map[string]any {
+	return s.json["Resources"].(map[string]any)[logicalIDOf(s.stack, c)].(map[string]any)
+}
+
+func newTestApp(t *testing.T) awscdk.App {
+	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 }

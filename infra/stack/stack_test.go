@@ -136,7 +136,7 @@ func (s synthesized) assertTables(t *testing.T) {
 			t.Fatalf("table %s not in template", tb.Name)
 		}
 		check(t, "table "+tb.Name, func() {
-			s.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&want))
+			only(r).HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&want))
 		})
 		for _, a := range props(r)["AttributeDefinitions"].([]any) {
 			if a.(map[string]any)["AttributeType"] != "S" {

@@ -16,6 +16,7 @@ import (
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/id"
 )
 
 // User is a chat user of a bot.
@@ -246,7 +247,7 @@ func (s *Store) ListUsers(ctx context.Context, bot string, f UserFilter, token s
 	} else {
 		key = expression.Key(ds.PK).Equal(expression.Value(botPK(bot)))
 		if f.RangeField == "createdAt" {
-			key = key.And(timeRange(ds.SK, "USER#", f.After, f.Before, ulidBound))
+			key = key.And(timeRange(ds.SK, "USER#"+id.User+"_", f.After, f.Before, ulidBound))
 		} else {
 			key = key.And(expression.Key(ds.SK).BeginsWith("USER#"))
 		}

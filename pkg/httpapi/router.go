@@ -93,6 +93,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, counter = awscalls.WithCounter(ctx)
 	}
 	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-Id", reqID)
 	sw := &statusWriter{ResponseWriter: w}
 
 	_, pattern := rt.mux.Handler(r)
