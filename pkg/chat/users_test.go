@@ -94,7 +94,7 @@ func TestUserBadInputWritesNothing(t *testing.T) {
 	env := testenv.Stack(t)
 	f := newBot(t, env, env.NewAccount(t))
 	for _, body := range []any{
-		map[string]any{},                                          // tags required
+		map[string]any{}, // tags required
 		map[string]any{"tags": map[string]any{"k": 5}},            // wrong type
 		map[string]any{"tags": map[string]any{}, "nickname": "x"}, // unknown field
 		map[string]any{"tags": map[string]any{"k": string(make([]byte, 501))}},

@@ -92,8 +92,8 @@ type Response struct {
 // Req describes a request.
 type Req struct {
 	Method, Path, Token string
-	Headers            map[string]string
-	Body               any
+	Headers             map[string]string
+	Body                any
 }
 
 // Do sends a request to the stack and returns the answer with its cost.
@@ -141,8 +141,8 @@ type recorder struct {
 }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *recorder) WithGroup(string) slog.Handler           { return r }
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recorder) WithGroup(string) slog.Handler            { return r }
 
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Message != "request" {
