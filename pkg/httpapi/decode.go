@@ -55,7 +55,7 @@ func decodeError(err error) error {
 		return apperr.Invalid("malformed JSON at offset %d: %s", syntax.Offset, syntax.Error())
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return apperr.Invalid("request body must be a JSON %s, not %s", goKind(typ.Type.Kind().String()), typ.Value)
+			return apperr.Invalid("request body must be %s, not %s", goKind(typ.Type.Kind().String()), typ.Value)
 		}
 		return apperr.Invalid("field %q must be %s, not %s", typ.Field, goKind(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
