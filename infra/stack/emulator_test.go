@@ -355,10 +355,14 @@ func (c clients) smokeSecret(ctx context.Context, t *testing.T, arn string) {
 	}
 }
 
-// emulatorSkips are the resource types moto's CloudFormation (5.2.1) accepts
-// but does not create; fillInSkipped creates what Parley needs of them.
+// emulatorSkips are the resource types moto's CloudFormation (5.2.1) reports
+// CREATE_COMPLETE without creating. fillInSkipped creates the secret; moto
+// enforces no resource policies and runs no alarms, so those need nothing.
 var emulatorSkips = map[string]bool{
 	"AWS::SecretsManager::Secret": true,
+	"AWS::SQS::QueuePolicy":       true,
+	"AWS::S3::BucketPolicy":       true,
+	"AWS::CloudWatch::Alarm":      true,
 }
 
 // checkResources asserts the emulator created every resource of the

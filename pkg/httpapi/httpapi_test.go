@@ -152,4 +152,3 @@ func TestListEnvelope(t *testing.T) {
 		t.Errorf("page: %s", b)
 	}
 }
-
