@@ -33,6 +33,12 @@ type Function struct {
 	Buckets []string
 	// SendsTo lists queues the function sends messages to.
 	SendsTo []string
+	// Drains lists queues the function receives from directly (not through
+	// an event source mapping), e.g. to settle dead letters.
+	Drains []string
+	// Settings are the non-resource environment variables the function
+	// reads, with their defaults; the CDK app sets them per stage.
+	Settings map[string]string
 	// ReservedConcurrency caps parallel executions (0 = unreserved); workers
 	// that write in bulk use it to protect DynamoDB.
 	ReservedConcurrency int
@@ -222,7 +228,7 @@ func (t Topology) Environment(stage string, f Function) map[string]string {
 	for _, n := range f.Buckets {
 		env[EnvVar("bucket", n)] = PhysicalName(stage, n)
 	}
-	for _, n := range f.SendsTo {
+	for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
 		env[EnvVar("queue", n)] = PhysicalName(stage, n)
 	}
 	return env

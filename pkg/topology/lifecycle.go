@@ -1,0 +1,68 @@
+package topology
+
+import "time"
+
+// Names of the data-lifecycle parts: deletion jobs, the off-peak window and
+// the worker that deletes (and, for retention, archives) in batches.
+const (
+	LifecycleTable     = "lifecycle"
+	DeletionsFunction  = "deletions"
+	OffpeakFunction    = "offpeak"
+	LifecycleFunction  = "lifecycle"
+	LifecycleQueue     = "lifecycle"
+	LifecycleDLQ       = "lifecycle-dlq"
+	OffpeakSchedule    = "offpeak"
+	DefaultOffpeakCron = "cron(0 2 * * ? *)"
+)
+
+// OffpeakSettings are what every lifecycle function reads about the window.
+var OffpeakSettings = map[string]string{
+	"OFFPEAK_SCHEDULE": DefaultOffpeakCron,
+	"OFFPEAK_WINDOW":   "4h",
+	// How long finished job records stay readable.
+	"JOB_RETENTION": "2160h",
+	// Where DeletionJobCompleted events go, and who emails the owner
+	// (no email when empty).
+	"EVENT_BUS":  "default",
+	"SES_SENDER": "",
+}
+
+func addLifecycle(t *Topology) {
+	t.Tables = append(t.Tables, Table{
+		// Jobs (pk BOT#<bot>, sk JOB#<job>) and their chunks (pk JOB#<job>),
+		// with a sparse index of jobs still to run, by due time.
+		Name: LifecycleTable, PartitionKey: "pk", SortKey: "sk",
+		Indexes:      []Index{{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"}},
+		TTLAttribute: "expiresAt",
+	})
+	t.Queues = append(t.Queues,
+		Queue{Name: LifecycleDLQ},
+		// The worker retries a chunk itself (3 times, with backoff) before
+		// giving up on it; the redrive only catches messages it cannot read
+		// or that crash it repeatedly.
+		Queue{Name: LifecycleQueue, DeadLetterQueue: LifecycleDLQ, MaxReceiveCount: 5,
+			VisibilityTimeout: 5 * time.Minute, Consumer: LifecycleFunction, BatchSize: 10},
+	)
+	all := []string{AdminTable, ChatTable, LifecycleTable}
+	t.Functions = append(t.Functions,
+		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings,
+			Timeout: 10 * time.Second, MemoryMB: 256},
+		Function{Name: OffpeakFunction, Kind: Scheduled, Tables: all, SendsTo: []string{LifecycleQueue},
+			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, Timeout: 15 * time.Minute, MemoryMB: 512},
+		// Reserved concurrency keeps bulk deletes from starving request traffic.
+		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Settings: OffpeakSettings,
+			ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
+	)
+	t.Schedules = append(t.Schedules, Schedule{
+		Name: OffpeakSchedule, Expression: DefaultOffpeakCron, EnvOverride: "OFFPEAK_SCHEDULE", Target: OffpeakFunction,
+	})
+	t.Routes = append(t.Routes, routes(DeletionsFunction,
+		"POST /api/public/bot/{botId}/conversations/delete",
+		"GET /api/public/bot/{botId}/conversations/delete/{jobId}",
+	)...)
+	t.Routes = append(t.Routes, routes(AdminFunction,
+		"GET /v1/admin/bots/baks",
+		"POST /v1/admin/bots/baks",
+		"DELETE /v1/admin/bots/baks/{id}",
+	)...)
+}
