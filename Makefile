@@ -7,7 +7,7 @@ STAGE ?= dev
 FUNCTIONS := $(filter-out local,$(notdir $(wildcard functions/*)))
 CONFORMANCE := pkg/conformance/testdata
 
-.PHONY: run test deps vet unit bench build synth deploy fire clean
+.PHONY: run test deps vet unit bench build synth deploy diff cdk-bootstrap fire clean
 
 ## run: start the emulator, provision, bootstrap and serve every route (Ctrl-C stops all)
 run:
@@ -25,8 +25,9 @@ deps:
 	cd $(CONFORMANCE) && npm ci --no-audit --no-fund --loglevel=error
 
 vet:
-	@test -z "$$(gofmt -l functions pkg)" || { echo "gofmt needed:"; gofmt -l functions pkg; exit 1; }
+	@test -z "$$(gofmt -l functions pkg infra)" || { echo "gofmt needed:"; gofmt -l functions pkg infra; exit 1; }
 	$(GO) vet ./...
+	@if [ -f infra/go.mod ]; then cd infra && $(GO) vet ./...; fi
 
 ## unit: the tests that need no emulator
 unit:
@@ -39,8 +40,29 @@ bench:
 ## build: one arm64 `bootstrap` per function, for provided.al2023
 build: $(FUNCTIONS:%=build/%/bootstrap)
 build/%/bootstrap: FORCE
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $@ ./functions/$*
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w" -o $@ ./functions/$*
 FORCE:
+
+# Pinned CDK CLI, fetched by npx; only deploy/diff/cdk-bootstrap need it.
+CDK ?= npx --yes aws-cdk@2.1148.1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+
+## synth: write infra/cdk.out/parley-$(STAGE).template.json (in-process, no CDK CLI)
+synth: build
+	rm -rf infra/cdk.out
+	cd infra && $(GO) run . -stage $(STAGE) -out cdk.out
+
+## deploy: synth, then deploy stack parley-$(STAGE) with the credentials in your shell
+deploy: synth
+	cd infra && $(CDK) deploy --app cdk.out parley-$(STAGE)
+
+## diff: what a deploy would change
+diff: synth
+	cd infra && $(CDK) diff --app cdk.out parley-$(STAGE)
+
+## cdk-bootstrap: once per account and region
+cdk-bootstrap:
+	cd infra && $(CDK) bootstrap
 
 ## fire: run a schedule now against `make run` (SCHEDULE=offpeak)
 fire:

@@ -17,6 +17,8 @@ type AppOptions struct {
 	// Outdir is the cloud assembly directory; empty means cdk.out, or the
 	// directory the cdk CLI asks for.
 	Outdir string
+	// context adds CDK context, as the cdk CLI does through the environment.
+	context map[string]any
 }
 
 // DefaultAssetDir is where the Makefile leaves <function>/bootstrap,
@@ -28,7 +30,14 @@ func StackName(stage string) string { return "parley-" + stage }
 
 // NewApp builds the CDK app holding the stack of one stage.
 func NewApp(opts AppOptions) (awscdk.App, *Stack, error) {
-	props := &awscdk.AppProps{}
+	props := &awscdk.AppProps{
+		// The cdk CLI sets this itself; `go run .` needs it for `sam local`
+		// to find each function's code in cdk.out.
+		Context: &map[string]any{"aws:cdk:enable-asset-metadata": true, "aws:cdk:enable-path-metadata": true},
+	}
+	for k, v := range opts.context {
+		(*props.Context)[k] = v
+	}
 	if opts.Outdir != "" {
 		props.Outdir = jsii.String(opts.Outdir)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -56,7 +55,6 @@ func TestDataPlaneDeploysToEmulator(t *testing.T) {
 		sqs:    sqs.NewFromConfig(cfg),
 		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		events: eventbridge.NewFromConfig(cfg),
-		cw:     cloudwatch.NewFromConfig(cfg),
 		sm:     secretsmanager.NewFromConfig(cfg),
 	}
 	// The default synthesizer's BootstrapVersion parameter resolves this SSM
@@ -78,7 +76,7 @@ func TestDataPlaneDeploysToEmulator(t *testing.T) {
 	} {
 		t.Run(tc.name+"/"+tc.stage, func(t *testing.T) {
 			// GIVEN the data-plane template of a stage
-			s := synth(t, tc.topo, mustStage(t, tc.stage), true, nil)
+			s := synth(t, tc.topo, mustStage(t, tc.stage), true)
 			body, err := json.Marshal(s.json)
 			if err != nil {
 				t.Fatal(err)
@@ -113,7 +111,6 @@ type clients struct {
 	sqs    *sqs.Client
 	s3     *s3.Client
 	events *eventbridge.Client
-	cw     *cloudwatch.Client
 	sm     *secretsmanager.Client
 }
 

@@ -83,11 +83,9 @@ type synthesized struct {
 	stage Stage
 }
 
-func synth(t *testing.T, topo topology.Topology, stage Stage, dataPlaneOnly bool, synthesizer awscdk.IStackSynthesizer) synthesized {
+func synth(t *testing.T, topo topology.Topology, stage Stage, dataPlaneOnly bool) synthesized {
 	t.Helper()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	st, err := NewStack(app, StackName(stage.Name), &Props{
-		StackProps:    awscdk.StackProps{Synthesizer: synthesizer},
+	st, err := NewStack(newTestApp(t), StackName(stage.Name), &Props{
 		Stage:         stage,
 		Topology:      topo,
 		AssetDir:      fakeAssets(t, topo),

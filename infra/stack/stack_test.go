@@ -27,7 +27,12 @@ func TestStackMatchesTopology(t *testing.T) {
 		for _, stage := range StageNames() {
 			t.Run(tc.name+"/"+stage, func(t *testing.T) {
 				// GIVEN a topology and a stage WHEN the stack is synthesized
-				s := synth(t, tc.topo, mustStage(t, stage), false, nil)
+				st := mustStage(t, stage)
+				if tc.name == "work" {
+					st.Quotas = map[string]string{"bots-per-workspace": "100"}
+					st.AlarmEmail = "ops@example.com"
+				}
+				s := synth(t, tc.topo, st, false)
 				// THEN the template holds exactly what the topology declares
 				t.Run("counts", s.assertCounts)
 				t.Run("tables", s.assertTables)
@@ -204,6 +209,9 @@ func (s synthesized) assertEnvironment(t *testing.T) {
 		}
 		for _, n := range f.SendsTo {
 			want[topology.EnvVar("queue", n)] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Queues[n])}
+		}
+		for k, v := range s.stage.Quotas {
+			want[topology.EnvVar("quota", k)] = v
 		}
 		if f.Kind == topology.HTTP {
 			want[EnvSigningSecretARN] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Secret)}

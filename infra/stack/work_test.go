@@ -15,7 +15,7 @@ import (
 // workers) on workTopology, whatever Default declares today.
 
 func TestWorkersConsumeWithPartialBatchFailures(t *testing.T) {
-	s := synth(t, workTopology(), mustStage(t, "prod"), false, nil)
+	s := synth(t, workTopology(), mustStage(t, "prod"), false)
 	for _, tc := range []struct {
 		queue, fn      string
 		batch          float64
@@ -38,7 +38,7 @@ func TestWorkersConsumeWithPartialBatchFailures(t *testing.T) {
 }
 
 func TestQueuesRedriveToTheirDLQ(t *testing.T) {
-	s := synth(t, workTopology(), mustStage(t, "dev"), false, nil)
+	s := synth(t, workTopology(), mustStage(t, "dev"), false)
 	check(t, "lifecycle", func() {
 		only(s.resource(s.stack.Queues["lifecycle"])).HasResourceProperties(jsii.String("AWS::SQS::Queue"), &map[string]any{
 			"VisibilityTimeout": 360,
@@ -59,7 +59,7 @@ func TestQueuesRedriveToTheirDLQ(t *testing.T) {
 }
 
 func TestBuckets(t *testing.T) {
-	s := synth(t, workTopology(), mustStage(t, "prod"), false, nil)
+	s := synth(t, workTopology(), mustStage(t, "prod"), false)
 	private := map[string]any{
 		"PublicAccessBlockConfiguration": map[string]any{
 			"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
@@ -119,7 +119,7 @@ func TestScheduleFiresItsFunction(t *testing.T) {
 		}, "cron(30 1 ? * SUN *)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := synth(t, topo, tc.stage(mustStage(t, "dev")), false, nil)
+			s := synth(t, topo, tc.stage(mustStage(t, "dev")), false)
 			fn := logicalIDOf(s.stack, s.stack.Functions["offpeak"])
 			check(t, "rule", func() {
 				s.tmpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), &map[string]any{
@@ -171,7 +171,7 @@ func TestStagesDiffer(t *testing.T) {
 }
 
 func TestProdTemplateRetainsAndProtects(t *testing.T) {
-	s := synth(t, workTopology(), mustStage(t, "prod"), false, nil)
+	s := synth(t, workTopology(), mustStage(t, "prod"), false)
 	for _, typ := range []string{"AWS::DynamoDB::Table", "AWS::S3::Bucket"} {
 		check(t, typ, func() {
 			s.tmpl.AllResources(jsii.String(typ), &map[string]any{"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
@@ -183,7 +183,7 @@ func TestProdTemplateRetainsAndProtects(t *testing.T) {
 }
 
 func TestDataPlaneOnlyLeavesOutCompute(t *testing.T) {
-	s := synth(t, workTopology(), mustStage(t, "dev"), true, nil)
+	s := synth(t, workTopology(), mustStage(t, "dev"), true)
 	for _, typ := range []string{
 		"AWS::Lambda::Function", "AWS::Lambda::EventSourceMapping", "AWS::IAM::Role",
 		"AWS::ApiGatewayV2::Api", "Custom::S3BucketNotifications",
