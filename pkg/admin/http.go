@@ -16,29 +16,73 @@ import (
 
 // API serves the admin routes.
 type API struct {
-	store *Store
-	auth  *auth.Authenticator
-	clock clock.Clock
+	store  *Store
+	auth   *auth.Authenticator
+	clock  clock.Clock
+	purger BotDataPurger
 }
 
-// NewAPI returns the admin API.
-func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock) *API {
-	return &API{store: store, auth: a, clock: c}
+// NewAPI returns the admin API; purger erases deleted bots' chat data.
+func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock, purger BotDataPurger) *API {
+	return &API{store: store, auth: a, clock: c, purger: purger}
 }
 
-// Register adds the admin routes to rt.
+// Register adds the admin routes to rt. Each names the permission it needs
+// (auth.Matrix decides who holds it).
 func (a *API) Register(rt *httpapi.Router) {
 	account := a.auth.Require(auth.Account, "")
+	ws := func(p auth.Permission) httpapi.Middleware { return a.auth.Require(auth.Workspace, p) }
+	wsPath := func(p auth.Permission) httpapi.Middleware { return a.auth.Require(auth.WorkspacePath, p) }
+
 	rt.Handle("GET", "/v1/admin/account/me", a.getAccount, account)
 	rt.Handle("GET", "/v1/admin/account/pats", a.listPATs, account)
 	rt.Handle("POST", "/v1/admin/account/pats", a.createPAT, account)
 	rt.Handle("DELETE", "/v1/admin/account/pats/{id}", a.deletePAT, account)
+	rt.Handle("POST", "/v1/admin/account/invitations/accept", a.acceptInvitation) // the code is the credential
+
 	rt.Handle("POST", "/v1/admin/workspaces", a.createWorkspace, account)
 	rt.Handle("GET", "/v1/admin/workspaces", a.listWorkspaces, account)
 	rt.Handle("GET", "/v1/admin/workspaces/{id}", a.getWorkspace, account)
-	rt.Handle("POST", "/v1/admin/bots", a.createBot, a.auth.Require(auth.Workspace, auth.BotsWrite))
-	rt.Handle("GET", "/v1/admin/bots", a.listBots, a.auth.Require(auth.Workspace, auth.BotsRead))
-	rt.Handle("GET", "/v1/admin/bots/{id}", a.getBot, a.auth.Require(auth.Workspace, auth.BotsRead))
+	rt.Handle("PUT", "/v1/admin/workspaces/{id}", a.updateWorkspace, wsPath(auth.WorkspaceWrite))
+	rt.Handle("DELETE", "/v1/admin/workspaces/{id}", a.deleteWorkspace, wsPath(auth.WorkspaceDelete))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/audit-records", a.getAuditRecords, wsPath(auth.AuditRead))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/usages", a.listWorkspaceUsages, wsPath(auth.UsageRead))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
+	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth)
+
+	rt.Handle("GET", "/v1/admin/workspace-members", a.listMembers, ws(auth.MembersRead))
+	rt.Handle("GET", "/v1/admin/workspace-members/me", a.getMemberMe, ws(auth.WorkspaceRead))
+	rt.Handle("POST", "/v1/admin/workspace-members", a.createMember, ws(auth.MembersWrite))
+	rt.Handle("PUT", "/v1/admin/workspace-members/{id}", a.updateMember, ws(auth.MembersWrite))
+	rt.Handle("DELETE", "/v1/admin/workspace-members/{id}", a.deleteMember, ws(auth.MembersWrite))
+	rt.Handle("POST", "/v1/admin/workspace-members/{id}/invitation", a.createInvitation, ws(auth.MembersWrite))
+
+	rt.Handle("POST", "/v1/admin/bots", a.createBot, ws(auth.BotsWrite))
+	rt.Handle("GET", "/v1/admin/bots", a.listBots, ws(auth.BotsRead))
+	rt.Handle("GET", "/v1/admin/bots/{id}", a.getBot, ws(auth.BotsRead))
+	rt.Handle("PUT", "/v1/admin/bots/{id}", a.updateBot, ws(auth.BotsWrite))
+	rt.Handle("DELETE", "/v1/admin/bots/{id}", a.deleteBot, ws(auth.BotsDelete))
+	rt.Handle("POST", "/v1/admin/bots/{id}/transfer", a.transferBot, ws(auth.BotsTransfer))
+	rt.Handle("GET", "/v1/admin/bots/{id}/logs", a.getBotLogs, ws(auth.BotsRead))
+	rt.Handle("GET", "/v1/admin/bots/{id}/webchat", a.getBotWebchat, ws(auth.BotsRead))
+	rt.Handle("GET", "/v1/admin/bots/{id}/analytics", a.getBotAnalytics, ws(auth.BotsRead))
+	rt.Handle("GET", "/v1/admin/bots/{id}/issues", a.listBotIssues, ws(auth.BotsRead))
+	rt.Handle("GET", "/v1/admin/bots/{id}/issues/{issueId}", a.getBotIssue, ws(auth.BotsRead))
+	rt.Handle("DELETE", "/v1/admin/bots/{id}/issues/{issueId}", a.deleteBotIssue, ws(auth.BotsWrite))
+	rt.Handle("GET", "/v1/admin/bots/{id}/issues/{issueId}/events", a.listBotIssueEvents, ws(auth.BotsRead))
+
+	rt.Handle("POST", "/v1/admin/integrations", a.createIntegration, ws(auth.IntegrationsWrite))
+	rt.Handle("GET", "/v1/admin/integrations", a.listIntegrations, ws(auth.IntegrationsRead))
+	rt.Handle("GET", "/v1/admin/integrations/{id}", a.getIntegration, ws(auth.IntegrationsRead))
+	rt.Handle("PUT", "/v1/admin/integrations/{id}", a.updateIntegration, ws(auth.IntegrationsWrite))
+	rt.Handle("DELETE", "/v1/admin/integrations/{id}", a.deleteIntegration, ws(auth.IntegrationsWrite))
+	rt.Handle("GET", "/v1/admin/integrations/{id}/logs", a.getIntegrationLogs, ws(auth.IntegrationsRead))
+	rt.Handle("GET", "/v1/admin/integrations/{id}/{version}", a.getIntegrationByName, ws(auth.IntegrationsRead))
+
+	rt.Handle("GET", "/v1/admin/hub/integrations", a.listPublicIntegrations, account)
+	rt.Handle("GET", "/v1/admin/hub/integrations/{id}", a.getPublicIntegrationByID, account)
+	rt.Handle("GET", "/v1/admin/hub/integrations/{id}/{version}", a.getPublicIntegration, account)
 }
 
 func (a *API) getAccount(r *http.Request) (httpapi.Response, error) {
@@ -107,7 +151,8 @@ func (a *API) createWorkspace(r *http.Request) (httpapi.Response, error) {
 		CreatedAt: clock.Format(now), UpdatedAt: clock.Format(now),
 		BillingVersion: "v4", Plan: "community", SocialAccounts: []string{},
 	}
-	if err := a.store.CreateWorkspace(r.Context(), w); err != nil {
+	audit := NewAuditRecord(w.ID, w.OwnerID, ActionCreateWorkspace, w.ID, w.Name, now)
+	if err := a.store.CreateWorkspace(r.Context(), w, audit); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(w), nil
@@ -166,18 +211,12 @@ type botInput struct {
 	Dev          *bool             `json:"dev"`
 }
 
-// maxCodeBytes keeps bot code within one item until code moves to S3.
-const maxCodeBytes = 256 << 10
-
 func (in botInput) validate() error {
 	if in.Name != nil && (len(*in.Name) < 1 || len(*in.Name) > 200) {
 		return apperr.Invalid("name must be 1 to 200 characters")
 	}
 	if in.Description != nil && len(*in.Description) > 2000 {
 		return apperr.Invalid("description must be at most 2000 characters")
-	}
-	if in.Code != nil && len(*in.Code) > maxCodeBytes {
-		return apperr.New(apperr.PayloadTooLarge, "code must be at most %d bytes", maxCodeBytes)
 	}
 	if in.URL != nil && *in.URL != "" {
 		u, err := url.Parse(*in.URL)
@@ -279,19 +318,18 @@ func (a *API) createBot(r *http.Request) (httpapi.Response, error) {
 	if in.Description != nil {
 		b.Description = *in.Description
 	}
-	if in.Code != nil {
-		b.Code = *in.Code
-	}
 	if in.URL != nil {
 		b.URL = *in.URL
 	}
 	if in.Dev != nil {
 		b.Dev = *in.Dev
 	}
-	if err := a.store.CreateBot(r.Context(), p.WorkspaceID, b); err != nil {
+	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionCreateBot, b.ID, b.Name, now)
+	b, err := a.store.CreateBot(r.Context(), p.WorkspaceID, b, in.Code, audit)
+	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"bot": b.answer()}), nil
+	return httpapi.OK(map[string]any{"bot": a.store.botAnswer(r.Context(), b)}), nil
 }
 
 func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
@@ -302,7 +340,7 @@ func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"bot": b.answer()}), nil
+	return httpapi.OK(map[string]any{"bot": a.store.botAnswer(r.Context(), b)}), nil
 }
 
 func (a *API) listBots(r *http.Request) (httpapi.Response, error) {

@@ -128,7 +128,7 @@ type Bot struct {
 	CreatedAt       string                      `json:"createdAt"`
 	UpdatedAt       string                      `json:"updatedAt"`
 	SigningSecret   string                      `json:"signingSecret"`
-	Integrations    map[string]map[string]any   `json:"integrations"`
+	Integrations    map[string]BotIntegration   `json:"integrations"`
 	Plugins         map[string]map[string]any   `json:"plugins"`
 	User            TagDefinitions              `json:"user"`
 	Conversation    TagDefinitions              `json:"conversation"`
@@ -148,15 +148,52 @@ type Bot struct {
 	AlwaysAlive     bool                        `json:"alwaysAlive"`
 	Status          string                      `json:"status"`
 	Medias          []Media                     `json:"medias"`
-	// Code and URL are stored but not part of the Bot answer.
-	Code string `json:"code,omitempty"`
-	URL  string `json:"url,omitempty"`
+	MaxExecution    *int                        `json:"maxExecutionTime,omitempty"`
+	// Stored but not part of the Bot answer: the S3 key of the code, the dev
+	// URL, whether the bot is blocked and how it authenticates.
+	CodeKey        string `json:"codeKey,omitempty"`
+	URL            string `json:"url,omitempty"`
+	Blocked        bool   `json:"blocked,omitempty"`
+	Authentication string `json:"authentication,omitempty"`
+}
+
+// BotIntegration is an integration installed in a bot, keyed in
+// Bot.Integrations by its alias (its integration id unless one was given).
+type BotIntegration struct {
+	Enabled            bool           `json:"enabled"`
+	Name               string         `json:"name"`
+	Version            string         `json:"version"`
+	WebhookURL         string         `json:"webhookUrl"`
+	WebhookID          string         `json:"webhookId"`
+	Identifier         string         `json:"identifier,omitempty"`
+	ConfigurationType  *string        `json:"configurationType"`
+	Configuration      map[string]any `json:"configuration"`
+	Status             string         `json:"status"`
+	StatusReason       *string        `json:"statusReason"`
+	DisabledChannels   []string       `json:"disabledChannels"`
+	ID                 string         `json:"id"`
+	CreatedAt          string         `json:"createdAt"`
+	UpdatedAt          string         `json:"updatedAt"`
+	Title              string         `json:"title"`
+	Description        string         `json:"description"`
+	IconURL            string         `json:"iconUrl"`
+	Public             bool           `json:"public"`
+	Visibility         string         `json:"visibility"`
+	VerificationStatus string         `json:"verificationStatus"`
+	LifecycleStatus    string         `json:"lifecycleStatus"`
 }
 
 // normalize makes every map and list the answer requires non-null, since
 // stored items omit empty ones.
 func (b *Bot) normalize() {
 	b.Integrations = orEmpty(b.Integrations)
+	for k, in := range b.Integrations {
+		in.Configuration = orEmpty(in.Configuration)
+		if in.DisabledChannels == nil {
+			in.DisabledChannels = []string{}
+		}
+		b.Integrations[k] = in
+	}
 	b.Plugins = orEmpty(b.Plugins)
 	b.User.Tags = orEmpty(b.User.Tags)
 	b.Conversation.Tags = orEmpty(b.Conversation.Tags)
@@ -190,10 +227,10 @@ func (b *Bot) normalize() {
 	}
 }
 
-// answer is the bot as the API returns it: without its code and url.
+// answer is the bot as the API returns it: without its storage-only fields.
 func (b Bot) answer() Bot {
 	b.normalize()
-	b.Code, b.URL = "", ""
+	b.CodeKey, b.URL, b.Blocked, b.Authentication = "", "", false, ""
 	return b
 }
 

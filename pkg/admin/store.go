@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
+	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
@@ -25,15 +26,48 @@ import (
 //	member       WS#<workspace>       MEMBER#<acct>  gsi1: ACC#<account>#WS / <workspaceId>
 //	bot          BOT#<bot>            BOT            gsi1: WS#<workspace>#BOTS / <botId>
 //	                                                 gsi2: WS#<workspace>#BOTS / <updatedAt>#<botId>
+//	audit record WS#<workspace>       AUDIT#<recordId>                 (time-ordered ids)
+//	invitation   INVITE#<sha256>      INVITE         expiresAt (TTL)   → accountId
+//	usage        USAGE#<ws or bot>    <type>#<period>                  numeric value (ADD)
+//	bot issue    BOT#<bot>            ISSUE#<issueId> gsi1: BOT#<bot>#ISSUES / <lastSeenAt>#<issueId>
+//	issue event  ISSUE#<bot>#<issue>  EVT#<time>#<id> expiresAt (TTL)
+//	log record   LOG#BOT#<bot>        <time>#<id>     expiresAt (TTL)  (LOG#INT#<integration> alike)
+//	integration  INT#<integration>    INT            gsi1: WS#<workspace>#INTS / <integrationId>
+//	                                                 gsi2: INTNAME#<name> / <version>
+//	name owner   INTNAME#<name>       OWNER          → workspaceId (a name belongs to one workspace)
+//	version      INTNAME#<name>       V#<version>    (unique name and version)
+//	hub entry    HUB#INTS             <integrationId> (the public integrations, summarized)
+//
+// Bot code and inline medias are objects in the code bucket, not items:
+// bots/<bot>/code/<ulid>.js and bots/<bot>/medias/<ulid>.
 type Store struct {
 	db    ds.Client
 	table string
 	pages *cursor.Codec
+	opts  Options
+}
+
+// Options are the resources the store uses beyond the admin table.
+type Options struct {
+	// ChatTable holds the per-day bot counters analytics read.
+	ChatTable string
+	// Objects and CodeBucket keep bot code and medias; Presign signs media URLs.
+	Objects    Objects
+	CodeBucket string
+	Presign    Presigner
+	// SecretsKey encrypts integration secrets (AES-256-GCM, 32 bytes).
+	SecretsKey []byte
 }
 
 // NewStore returns a store on table.
 func NewStore(db ds.Client, table string, pages *cursor.Codec) *Store {
 	return &Store{db: db, table: table, pages: pages}
+}
+
+// With sets the store's other resources and returns it.
+func (s *Store) With(o Options) *Store {
+	s.opts = o
+	return s
 }
 
 var _ auth.Directory = (*Store)(nil)
@@ -191,15 +225,21 @@ func (s *Store) DeleteToken(ctx context.Context, accountID, patID string) error 
 
 // --- workspaces ---
 
-// CreateWorkspace creates a workspace and its owner's membership together.
-func (s *Store) CreateWorkspace(ctx context.Context, w Workspace) error {
+// CreateWorkspace creates a workspace, its owner's membership and the audit
+// record together. The workspace counts its members and owners, so quotas
+// and the last-owner rule are conditions on one item.
+func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, audit AuditRecord) error {
 	member := memberItem(w.ID, w.OwnerID, auth.Owner, w.CreatedAt)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: ds.Item(w, keysOf(workspaceKey(w.ID))), ConditionExpression: notExists()}},
-		{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},
-	}})
-	return err
+	item := ds.Item(w, keysOf(workspaceKey(w.ID)))
+	item["memberCount"], item["ownerCount"] = num(1), num(1)
+	return s.transact(ctx,
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},
+		s.AuditPut(audit),
+	)
 }
+
+func num(n int) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }
 
 func memberItem(ws, acc string, role auth.Role, at string) map[string]types.AttributeValue {
 	item := memberKey(ws, acc)
@@ -265,23 +305,74 @@ func (s *Store) ListWorkspaces(ctx context.Context, accountID, token string) ([]
 
 // --- bots ---
 
-// CreateBot stores a bot and counts it in its workspace in one transaction,
-// so botCount is always exact.
-func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot) error {
+func botItem(workspaceID string, b Bot) map[string]types.AttributeValue {
 	item := ds.Item(b, keysOf(botKey(b.ID)))
 	item["workspaceId"] = ds.S(workspaceID)
 	item[ds.GSI1PK], item[ds.GSI1SK] = ds.S("WS#"+workspaceID+"#BOTS"), ds.S(b.ID)
 	item["gsi2pk"], item["gsi2sk"] = ds.S("WS#"+workspaceID+"#BOTS"), ds.S(b.UpdatedAt+"#"+b.ID)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
-		{Update: &types.Update{
-			TableName: &s.table, Key: workspaceKey(workspaceID),
-			UpdateExpression:          aws.String("ADD botCount :one"),
-			ConditionExpression:       aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
-		}},
-	}})
-	return err
+	return item
+}
+
+// countBot changes a workspace's botCount by delta; adding is conditioned
+// on the plan's bot quota.
+func (s *Store) countBot(workspaceID string, delta int) types.TransactWriteItem {
+	u := &types.Update{
+		TableName: &s.table, Key: workspaceKey(workspaceID),
+		UpdateExpression:          aws.String("ADD botCount :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(delta)},
+	}
+	if delta > 0 {
+		cond, values := quotaCondition("botCount", UsageBotCount)
+		u.ConditionExpression, u.ExpressionAttributeNames = aws.String(cond), map[string]string{"#plan": "plan"}
+		for k, v := range values {
+			u.ExpressionAttributeValues[k] = v
+		}
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// CreateBot stores a bot, counts it in its workspace (within the plan's
+// quota) and records it in the audit trail in one transaction, so botCount
+// is always exact. Code and inline medias go to the code bucket first.
+func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot, code *string, audit AuditRecord) (Bot, error) {
+	written, err := s.storeBlobs(ctx, &b, code)
+	if err != nil {
+		s.removeObjects(ctx, written...)
+		return Bot{}, err
+	}
+	err = s.transact(ctx,
+		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: botItem(workspaceID, b), ConditionExpression: notExists()}},
+		s.countBot(workspaceID, 1),
+		s.AuditPut(audit),
+	)
+	if reasons := ds.CancellationReasons(err); len(reasons) == 3 && reasons[1] == "ConditionalCheckFailed" {
+		err = apperr.New(apperr.QuotaExceeded, "the workspace has reached its plan's quota of bots")
+	}
+	if err != nil {
+		s.removeObjects(ctx, written...)
+	}
+	return b, err
+}
+
+// storeBlobs puts new code and inline medias of b in the code bucket and
+// returns the keys written.
+func (s *Store) storeBlobs(ctx context.Context, b *Bot, code *string) ([]string, error) {
+	now, _ := clock.Parse(b.UpdatedAt)
+	medias, written, err := s.putMedias(ctx, b.ID, b.Medias, now)
+	if err != nil {
+		return written, err
+	}
+	b.Medias = medias
+	if code != nil {
+		key, err := s.putCode(ctx, b.ID, *code, now)
+		if err != nil {
+			return written, err
+		}
+		b.CodeKey = key
+		written = append(written, key)
+	}
+	return written, nil
 }
 
 // Bot returns a bot of the workspace; a bot of another workspace is reported

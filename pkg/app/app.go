@@ -11,15 +11,21 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/awscalls"
+	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
@@ -35,7 +41,13 @@ type Config struct {
 	Env map[string]string
 	// SigningKey signs page tokens.
 	SigningKey []byte
+	// Settings are the function's non-resource settings (topology defaults
+	// overridden by the environment).
+	Settings map[string]string
 }
+
+// Setting returns a setting's value.
+func (c Config) Setting(name string) string { return c.Settings[name] }
 
 // Table returns the physical name of a topology table.
 func (c Config) Table(name string) string { return c.Env[topology.EnvVar("table", name)] }
@@ -45,7 +57,13 @@ func (c Config) Table(name string) string { return c.Env[topology.EnvVar("table"
 // SIGNING_SECRET (locally) or from the Secrets Manager secret named by
 // SIGNING_SECRET_ARN (deployed).
 func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) string, awsCfg aws.Config) (Config, error) {
-	cfg := Config{Stage: getenv("STAGE"), Env: map[string]string{}}
+	cfg := Config{Stage: getenv("STAGE"), Env: map[string]string{}, Settings: map[string]string{}}
+	for k, def := range fn.Settings {
+		cfg.Settings[k] = def
+		if v := getenv(k); v != "" {
+			cfg.Settings[k] = v
+		}
+	}
 	var missing []string
 	for k := range topology.Default().Environment("", fn) {
 		v := getenv(k)
@@ -77,6 +95,10 @@ func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) s
 // Deps are the clients and services a function's handlers share.
 type Deps struct {
 	DB     dynamostore.Client
+	SQS    *sqs.Client
+	Events *eventbridge.Client
+	Mail   *sesv2.Client
+	S3     *s3.Client
 	Clock  clock.Clock
 	Log    *slog.Logger
 	Config Config
@@ -101,7 +123,12 @@ func Instrument(cfg *aws.Config) {
 
 // NewDeps builds a function's dependencies from an SDK configuration.
 func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
-	return Deps{DB: dynamodb.NewFromConfig(awsCfg), Clock: clock.System{}, Log: log, Config: cfg}
+	return Deps{
+		DB: dynamodb.NewFromConfig(awsCfg), SQS: sqs.NewFromConfig(awsCfg),
+		Events: eventbridge.NewFromConfig(awsCfg), Mail: sesv2.NewFromConfig(awsCfg),
+		S3:    newS3(awsCfg),
+		Clock: clock.System{}, Log: log, Config: cfg,
+	}
 }
 
 // HTTPHandler assembles the handler of an HTTP function.
@@ -112,31 +139,63 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 	rt := httpapi.NewRouter(d.Log)
 	switch name {
 	case topology.AdminFunction:
-		admin.NewAPI(adminStore, authn, d.Clock).Register(rt)
+		admin.NewAPI(adminStore.With(adminOptions(d)), authn, d.Clock, botPurger{}).Register(rt)
+		botkey.NewAPI(botKeys(d), adminStore, authn, d.Clock).Register(rt)
 	case topology.ChatFunction:
-		chat.NewAPI(chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages), authn, d.Clock).Register(rt)
+		store, dir, out := chatParts(d, adminStore, pages)
+		chat.NewAPI(store, auth.New(dir), d.Clock, out).Register(rt)
+	case topology.DeletionsFunction:
+		if err := registerDeletions(rt, d, adminStore, authn, pages); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("no HTTP function named %q", name)
 	}
 	return rt, nil
 }
 
-// NewHTTPFunction is what an HTTP function's main calls at cold start:
-// configuration, clients and handler, built once.
-func NewHTTPFunction(ctx context.Context, name string, log *slog.Logger) (http.Handler, error) {
+// coldStart reads a function's configuration and builds its clients, once.
+func coldStart(ctx context.Context, name string, log *slog.Logger) (Deps, error) {
 	fn, ok := topology.Default().Function(name)
 	if !ok {
-		return nil, fmt.Errorf("function %q is not in the topology", name)
+		return Deps{}, fmt.Errorf("function %q is not in the topology", name)
 	}
 	awsCfg, err := AWSConfig(ctx)
 	if err != nil {
-		return nil, err
+		return Deps{}, err
 	}
 	cfg, err := LoadConfig(ctx, fn, os.Getenv, awsCfg)
 	if err != nil {
+		return Deps{}, err
+	}
+	return NewDeps(awsCfg, cfg, log), nil
+}
+
+// NewHTTPFunction is what an HTTP function's main calls at cold start.
+func NewHTTPFunction(ctx context.Context, name string, log *slog.Logger) (http.Handler, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
 		return nil, err
 	}
-	return HTTPHandler(name, NewDeps(awsCfg, cfg, log))
+	return HTTPHandler(name, d)
+}
+
+// NewWorkerFunction is what a queue worker's main calls at cold start.
+func NewWorkerFunction(ctx context.Context, name string, log *slog.Logger) (WorkerFunc, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return Worker(name, d)
+}
+
+// NewScheduledFunction is what a scheduled function's main calls at cold start.
+func NewScheduledFunction(ctx context.Context, name string, log *slog.Logger) (ScheduledFunc, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return Scheduled(name, d)
 }
 
 // WorkerFunc is the Lambda handler of a queue worker: it reports failed
@@ -146,13 +205,51 @@ type WorkerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse,
 // ScheduledFunc is the Lambda handler of a scheduled function.
 type ScheduledFunc func(context.Context, events.EventBridgeEvent) error
 
-// Worker assembles the handler of a queue worker. The topology declares
-// none yet: the deletion-jobs work adds the lifecycle worker here.
+// Worker assembles the handler of a queue worker.
 func Worker(name string, d Deps) (WorkerFunc, error) {
+	switch name {
+	case topology.LifecycleFunction:
+		return lifecycleWorker(d)
+	case topology.DeliveryFunction:
+		return deliveryWorker(d)
+	}
 	return nil, fmt.Errorf("no worker function named %q", name)
 }
 
-// Scheduled assembles the handler of a scheduled function (none yet).
+// Scheduled assembles the handler of a scheduled function.
 func Scheduled(name string, d Deps) (ScheduledFunc, error) {
+	switch name {
+	case topology.OffpeakFunction:
+		return offpeak(d)
+	}
 	return nil, fmt.Errorf("no scheduled function named %q", name)
+}
+
+// chatParts builds the chat store, the chat function's auth directory (which
+// reads the bot record with the token) and its outbound connections.
+func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chat.Store, *chat.Directory, chat.Outbound) {
+	store := chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
+	dir := chat.NewDirectory(adminStore, d.DB, d.Config.Table(topology.AdminTable))
+	return store, dir, chat.Outbound{
+		Dispatch:  chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)]),
+		Hook:      chat.Webhook{Client: &http.Client{Timeout: 8 * time.Second}, Clock: d.Clock},
+		Directory: dir,
+	}
+}
+
+// deliveryWorker runs delivery jobs one by one, reporting the failed ones.
+func deliveryWorker(d Deps) (WorkerFunc, error) {
+	pages := cursor.New(d.Config.SigningKey)
+	store, _, out := chatParts(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
+	w := chat.NewWorker(store, out.Dispatch, out.Hook, d.Config.Table(topology.AdminTable), d.Log)
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		var res events.SQSEventResponse
+		for _, r := range ev.Records {
+			if err := w.Handle(ctx, r.Body); err != nil {
+				d.Log.WarnContext(ctx, "delivery job failed", "message_id", r.MessageId, "error", err)
+				res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+			}
+		}
+		return res, nil
+	}, nil
 }

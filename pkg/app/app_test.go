@@ -22,7 +22,7 @@ func TestEveryDeclaredRouteIsServed(t *testing.T) {
 		if fn.Kind != topology.HTTP {
 			continue
 		}
-		h, err := HTTPHandler(fn.Name, Deps{Clock: clock.System{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Config: Config{SigningKey: []byte("k")}})
+		h, err := HTTPHandler(fn.Name, Deps{Clock: clock.System{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Config: Config{SigningKey: []byte("k"), Settings: fn.Settings}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestLoadConfigListsEveryMissingVariable(t *testing.T) {
 			t.Errorf("%v does not name %s", err, v)
 		}
 	}
-	env := map[string]string{"TABLE_ADMIN": "a", "TABLE_CHAT": "c", "SIGNING_SECRET": "s", "STAGE": "dev"}
+	env := map[string]string{"TABLE_ADMIN": "a", "TABLE_CHAT": "c", "QUEUE_DELIVERY": "q", "SIGNING_SECRET": "s", "STAGE": "dev"}
 	cfg, err := LoadConfig(context.Background(), fn, func(k string) string { return env[k] }, aws.Config{})
 	if err != nil || cfg.Table(topology.ChatTable) != "c" || string(cfg.SigningKey) != "s" || cfg.Stage != "dev" {
 		t.Fatalf("%+v %v", cfg, err)

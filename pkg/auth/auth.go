@@ -30,6 +30,67 @@ type Principal struct {
 	WorkspaceID string
 	BotID       string
 	Role        Role
+	// IntegrationID and IntegrationName are set when the caller acts as an
+	// integration installed on the bot (x-integration-id).
+	IntegrationID   string
+	IntegrationName string
+	// bot is set on bot routes whose directory is a BotDirectory.
+	bot *BotRecord
+}
+
+// Bot returns the bot record read while authenticating a bot route (empty
+// unless the directory is a BotDirectory).
+func (p Principal) Bot() BotRecord {
+	if p.bot == nil {
+		return BotRecord{}
+	}
+	return *p.bot
+}
+
+// BotRecord is what a bot route learns about its bot in the authentication
+// round trip, which reads the bot item anyway.
+type BotRecord struct {
+	WorkspaceID   string
+	URL           string
+	SigningSecret string
+	// Integrations are the installed integrations, by installation key.
+	Integrations map[string]Integration
+}
+
+// Integration is an integration installed on a bot.
+type Integration struct {
+	ID, Name, URL string
+	Enabled       bool
+}
+
+// Integration finds an installed integration by its id or installation key.
+func (b BotRecord) Integration(id string) (Integration, bool) {
+	if in, ok := b.Integrations[id]; ok {
+		return in, true
+	}
+	for _, in := range b.Integrations {
+		if in.ID == id {
+			return in, true
+		}
+	}
+	return Integration{}, false
+}
+
+// IntegrationNamed finds an installed integration by its name.
+func (b BotRecord) IntegrationNamed(name string) (Integration, bool) {
+	for _, in := range b.Integrations {
+		if in.Name == name {
+			return in, true
+		}
+	}
+	return Integration{}, false
+}
+
+// BotDirectory is a Directory that resolves, in the one round trip of
+// TokenAndBotWorkspace, the whole bot record (WorkspaceID "" when the bot
+// doesn't exist).
+type BotDirectory interface {
+	TokenAndBot(ctx context.Context, hash, botID string) (tok Token, found bool, bot BotRecord, err error)
 }
 
 // Token is what a stored token hash resolves to.
@@ -88,6 +149,12 @@ const (
 	Workspace
 	// Bot routes need x-bot-id and a membership in the bot's workspace with the permission.
 	Bot
+	// WorkspacePath routes name the workspace in the path ({id}); a workspace
+	// the caller doesn't belong to is reported as missing.
+	WorkspacePath
+	// BotPath routes name a bot in the path ({id}), e.g. its usages; a bot
+	// outside the caller's workspaces is reported as missing.
+	BotPath
 )
 
 // Require returns middleware that authenticates the request for scope and
@@ -142,6 +209,52 @@ func (a *Authenticator) authenticate(r *http.Request, scope ScopeKind, perm Perm
 		if bot == "" {
 			return Principal{}, apperr.Invalid("the %s header is required for this operation", BotHeader)
 		}
+		var tok Token
+		var found bool
+		var rec BotRecord
+		var full *BotRecord
+		var err error
+		if bd, ok := a.dir.(BotDirectory); ok {
+			tok, found, rec, err = bd.TokenAndBot(ctx, hash, bot)
+			full = &rec
+		} else {
+			tok, found, rec.WorkspaceID, err = a.dir.TokenAndBotWorkspace(ctx, hash, bot)
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		if !found {
+			return Principal{}, invalidToken()
+		}
+		if rec.WorkspaceID == "" {
+			return Principal{}, forbidden()
+		}
+		p, err := a.member(ctx, Principal{AccountID: tok.AccountID, WorkspaceID: rec.WorkspaceID, BotID: bot}, perm)
+		if err != nil {
+			return Principal{}, err
+		}
+		// Acting as an integration needs it installed on this very bot.
+		if iid := r.Header.Get(IntegrationHeader); iid != "" {
+			in, ok := rec.Integration(iid)
+			if !ok {
+				return Principal{}, apperr.New(apperr.Forbidden, "integration %q is not installed on this bot", iid)
+			}
+			p.IntegrationID, p.IntegrationName = iid, in.Name
+		}
+		p.bot = full
+		return p, nil
+	case WorkspacePath:
+		ws := r.PathValue("id")
+		tok, found, err := a.dir.Token(ctx, hash)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !found {
+			return Principal{}, invalidToken()
+		}
+		return a.memberOrMissing(ctx, Principal{AccountID: tok.AccountID, WorkspaceID: ws}, perm, "workspace", ws)
+	case BotPath:
+		bot := r.PathValue("id")
 		tok, found, ws, err := a.dir.TokenAndBotWorkspace(ctx, hash, bot)
 		if err != nil {
 			return Principal{}, err
@@ -150,9 +263,9 @@ func (a *Authenticator) authenticate(r *http.Request, scope ScopeKind, perm Perm
 			return Principal{}, invalidToken()
 		}
 		if ws == "" {
-			return Principal{}, forbidden()
+			return Principal{}, apperr.NotFound("bot", bot)
 		}
-		return a.member(ctx, Principal{AccountID: tok.AccountID, WorkspaceID: ws, BotID: bot}, perm)
+		return a.memberOrMissing(ctx, Principal{AccountID: tok.AccountID, WorkspaceID: ws, BotID: bot}, perm, "bot", bot)
 	}
 	return Principal{}, apperr.New(apperr.Internal, "unknown scope")
 }
@@ -168,6 +281,31 @@ func (a *Authenticator) member(ctx context.Context, p Principal, perm Permission
 	}
 	p.Role = role
 	return p, nil
+}
+
+// memberOrMissing is member for resources named in the path: without a
+// membership the resource is reported as missing, with too small a role as
+// forbidden.
+func (a *Authenticator) memberOrMissing(ctx context.Context, p Principal, perm Permission, kind, id string) (Principal, error) {
+	role, err := a.dir.Role(ctx, p.WorkspaceID, p.AccountID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if role == "" {
+		return Principal{}, apperr.NotFound(kind, id)
+	}
+	if !role.Allows(perm) {
+		return Principal{}, forbidden()
+	}
+	p.Role = role
+	return p, nil
+}
+
+// Check reports whether the account may use perm in another workspace than
+// the request's (e.g. the target of a bot transfer): one Role read.
+func (a *Authenticator) Check(ctx context.Context, workspaceID, accountID string, perm Permission) error {
+	_, err := a.member(ctx, Principal{AccountID: accountID, WorkspaceID: workspaceID}, perm)
+	return err
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -1,5 +1,10 @@
 package auth
 
+import (
+	"sort"
+	"strings"
+)
+
 // Role is a workspace member's role.
 type Role string
 
@@ -19,30 +24,93 @@ func Roles() []Role { return []Role{Owner, Administrator, Manager, Developer, Vi
 // Permission names a family of operations a role may perform.
 type Permission string
 
-// Permissions of the operations implemented so far. Later families (tables,
-// files, policies, deletion jobs, members) add their own rows here: this
-// table is the one place where access is decided.
+// Permissions, one per operation family. This table is the one place where
+// access is decided; every route names one of these.
 const (
 	// WorkspaceRead: read the workspace itself.
 	WorkspaceRead Permission = "workspace.read"
-	// BotsRead: get and list bots.
+	// WorkspaceWrite: rename the workspace, set its spending limit and profile.
+	WorkspaceWrite Permission = "workspace.write"
+	// WorkspaceDelete: delete the workspace.
+	WorkspaceDelete Permission = "workspace.delete"
+	// MembersRead: list the workspace's members.
+	MembersRead Permission = "members.read"
+	// MembersWrite: add and remove members and change their roles.
+	MembersWrite Permission = "members.write"
+	// AuditRead: read the workspace's audit records.
+	AuditRead Permission = "audit.read"
+	// UsageRead: read usages and quotas.
+	UsageRead Permission = "usage.read"
+	// BotsRead: get and list bots, their logs, analytics, issues and webchat.
 	BotsRead Permission = "bots.read"
-	// BotsWrite: create, update and delete bots.
+	// BotsWrite: create and update bots, delete their issues.
 	BotsWrite Permission = "bots.write"
+	// BotsDelete: delete bots.
+	BotsDelete Permission = "bots.delete"
+	// BotsTransfer: move a bot out of the workspace (the target workspace
+	// needs BotsWrite).
+	BotsTransfer Permission = "bots.transfer"
+	// IntegrationsRead: get and list the workspace's integrations and logs.
+	IntegrationsRead Permission = "integrations.read"
+	// IntegrationsWrite: create, update and delete integrations.
+	IntegrationsWrite Permission = "integrations.write"
 	// ChatRead: read a bot's chat data (users, conversations, messages…).
 	ChatRead Permission = "chat.read"
 	// ChatWrite: create, change and delete a bot's chat data.
 	ChatWrite Permission = "chat.write"
+	// TablesRead: read a bot's tables and rows.
+	TablesRead Permission = "tables.read"
+	// TablesWrite: create, change and delete tables and rows.
+	TablesWrite Permission = "tables.write"
+	// FilesRead: list, get and download a bot's files.
+	FilesRead Permission = "files.read"
+	// FilesWrite: upload, change and delete files.
+	FilesWrite Permission = "files.write"
+	// PoliciesRead: read retention policies.
+	PoliciesRead Permission = "policies.read"
+	// PoliciesWrite: create, update and delete retention policies.
+	PoliciesWrite Permission = "policies.write"
+	// DeletionRead: read conversation deletion jobs.
+	DeletionRead Permission = "deletion.read"
+	// DeletionWrite: submit conversation deletion jobs.
+	DeletionWrite Permission = "deletion.write"
+)
+
+var (
+	everyone  = []Role{Owner, Administrator, Manager, Developer, Viewer, Billing}
+	readers   = []Role{Owner, Administrator, Manager, Developer, Viewer}
+	builders  = []Role{Owner, Administrator, Manager, Developer}
+	managers  = []Role{Owner, Administrator, Manager}
+	admins    = []Role{Owner, Administrator}
+	ownerOnly = []Role{Owner}
 )
 
 // Matrix is the permission matrix: which roles hold each permission. The
 // README's table is generated from the same data (see TestMatrixDocumented).
 var Matrix = map[Permission][]Role{
-	WorkspaceRead: {Owner, Administrator, Manager, Developer, Viewer, Billing},
-	BotsRead:      {Owner, Administrator, Manager, Developer, Viewer},
-	BotsWrite:     {Owner, Administrator, Manager, Developer},
-	ChatRead:      {Owner, Administrator, Manager, Developer, Viewer},
-	ChatWrite:     {Owner, Administrator, Manager, Developer},
+	WorkspaceRead:     everyone,
+	WorkspaceWrite:    admins,
+	WorkspaceDelete:   ownerOnly,
+	MembersRead:       everyone,
+	MembersWrite:      admins,
+	AuditRead:         admins,
+	UsageRead:         everyone,
+	BotsRead:          readers,
+	BotsWrite:         builders,
+	BotsDelete:        managers,
+	BotsTransfer:      managers,
+	IntegrationsRead:  readers,
+	IntegrationsWrite: builders,
+	ChatRead:          readers,
+	ChatWrite:         builders,
+	TablesRead:        readers,
+	TablesWrite:       builders,
+	FilesRead:         readers,
+	FilesWrite:        builders,
+	PoliciesRead:      managers,
+	PoliciesWrite:     admins,
+	DeletionRead:      managers,
+	DeletionWrite:     managers,
 }
 
 // Allows reports whether role holds permission.
@@ -63,4 +131,33 @@ func (r Role) Valid() bool {
 		}
 	}
 	return false
+}
+
+// MatrixTable renders Matrix as the README's Markdown table.
+func MatrixTable() string {
+	var b strings.Builder
+	b.WriteString("| permission |")
+	for _, r := range Roles() {
+		b.WriteString(" " + string(r) + " |")
+	}
+	b.WriteString("\n|---|")
+	for range Roles() {
+		b.WriteString("---|")
+	}
+	perms := make([]string, 0, len(Matrix))
+	for p := range Matrix {
+		perms = append(perms, string(p))
+	}
+	sort.Strings(perms)
+	for _, p := range perms {
+		b.WriteString("\n| " + p + " |")
+		for _, r := range Roles() {
+			if r.Allows(Permission(p)) {
+				b.WriteString(" ✓ |")
+			} else {
+				b.WriteString("  |")
+			}
+		}
+	}
+	return b.String() + "\n"
 }

@@ -14,14 +14,27 @@ import (
 
 // API serves the chat routes.
 type API struct {
-	store *Store
-	auth  *auth.Authenticator
-	clock clock.Clock
+	store    *Store
+	auth     *auth.Authenticator
+	clock    clock.Clock
+	dispatch *Dispatcher
+	hook     Webhook
+	dir      *Directory
+}
+
+// Outbound is how the chat API reaches beyond its table: deliveries and
+// scheduled work go to the delivery queue through Dispatch; actions are
+// posted by the API itself through Hook, to integration urls the Directory
+// reads.
+type Outbound struct {
+	Dispatch  *Dispatcher
+	Hook      Webhook
+	Directory *Directory
 }
 
 // NewAPI returns the chat API.
-func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock) *API {
-	return &API{store: store, auth: a, clock: c}
+func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock, out Outbound) *API {
+	return &API{store: store, auth: a, clock: c, dispatch: out.Dispatch, hook: out.Hook, dir: out.Directory}
 }
 
 // Register adds the chat routes to rt.
@@ -34,6 +47,38 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/chat/users/{id}", a.getUser, read)
 	rt.Handle("PUT", "/v1/chat/users/{id}", a.updateUser, write)
 	rt.Handle("DELETE", "/v1/chat/users/{id}", a.deleteUser, write)
+
+	rt.Handle("POST", "/v1/chat/conversations", a.createConversation, write)
+	rt.Handle("GET", "/v1/chat/conversations", a.listConversations, read)
+	rt.Handle("POST", "/v1/chat/conversations/get-or-create", a.getOrCreateConversation, write)
+	rt.Handle("GET", "/v1/chat/conversations/{id}", a.getConversation, read)
+	rt.Handle("PUT", "/v1/chat/conversations/{id}", a.updateConversation, write)
+	rt.Handle("DELETE", "/v1/chat/conversations/{id}", a.deleteConversation, write)
+	rt.Handle("GET", "/v1/chat/conversations/{id}/participants", a.listParticipants, read)
+	rt.Handle("POST", "/v1/chat/conversations/{id}/participants", a.addParticipant, write)
+	rt.Handle("GET", "/v1/chat/conversations/{id}/participants/{userId}", a.getParticipant, read)
+	rt.Handle("DELETE", "/v1/chat/conversations/{id}/participants/{userId}", a.removeParticipant, write)
+
+	rt.Handle("POST", "/v1/chat/messages", a.createMessage, write)
+	rt.Handle("GET", "/v1/chat/messages", a.listMessages, read)
+	rt.Handle("POST", "/v1/chat/messages/get-or-create", a.getOrCreateMessage, write)
+	rt.Handle("GET", "/v1/chat/messages/{id}", a.getMessage, read)
+	rt.Handle("PUT", "/v1/chat/messages/{id}", a.updateMessage, write)
+	rt.Handle("DELETE", "/v1/chat/messages/{id}", a.deleteMessage, write)
+
+	rt.Handle("POST", "/v1/chat/events", a.createEvent, write)
+	rt.Handle("GET", "/v1/chat/events", a.listEvents, read)
+	rt.Handle("GET", "/v1/chat/events/{id}", a.getEvent, read)
+	rt.Handle("DELETE", "/v1/chat/events/scheduled/{id}", a.cancelScheduledEvent, write)
+
+	const state = "/v1/chat/states/{type}/{id}/{name}"
+	rt.Handle("GET", state, a.getState, read)
+	rt.Handle("POST", state, a.setState, write)
+	rt.Handle("PATCH", state, a.patchState, write)
+	rt.Handle("POST", state+"/get-or-set", a.getOrSetState, write)
+	rt.Handle("POST", state+"/expiry", a.setStateExpiry, write)
+
+	rt.Handle("POST", "/v1/chat/actions", a.callAction, write)
 }
 
 // userInput is the body of createUser and getOrCreateUser. The official
@@ -102,8 +147,9 @@ func (a *API) createUser(r *http.Request) (httpapi.Response, error) {
 	if err := in.validate(false); err != nil {
 		return httpapi.Response{}, err
 	}
-	u := in.user(a.clock.Now())
-	if err := a.store.CreateUser(r.Context(), auth.FromContext(r.Context()).BotID, u, deref(in.IntegrationName)); err != nil {
+	now := a.clock.Now()
+	u := in.user(now)
+	if err := a.store.CreateUser(r.Context(), auth.FromContext(r.Context()).BotID, u, deref(in.IntegrationName), now); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.Created(map[string]any{"user": u}), nil
@@ -127,7 +173,8 @@ func (a *API) getOrCreateUser(r *http.Request) (httpapi.Response, error) {
 	if len(discriminator) == 0 {
 		return httpapi.Response{}, apperr.Invalid("getOrCreateUser needs at least one non-empty tag to match users on")
 	}
-	u, _, err := a.store.GetOrCreateUser(r.Context(), auth.FromContext(r.Context()).BotID, discriminator, in.user(a.clock.Now()), deref(in.IntegrationName))
+	now := a.clock.Now()
+	u, _, err := a.store.GetOrCreateUser(r.Context(), auth.FromContext(r.Context()).BotID, discriminator, in.user(now), deref(in.IntegrationName), now)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -186,9 +233,11 @@ func (a *API) listUsers(r *http.Request) (httpapi.Response, error) {
 	q := httpapi.QueryOf(r)
 	bot := auth.FromContext(r.Context()).BotID
 	if conv := q.String("conversationId"); conv != "" {
-		// Conversations arrive with the chat API issue; until then every
-		// conversation id names a missing conversation.
-		return httpapi.Response{}, apperr.NotFound("conversation", conv)
+		users, next, err := a.store.ListParticipants(r.Context(), bot, conv, q.String("nextToken"))
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		return httpapi.OK(httpapi.List("users", users, next)), nil
 	}
 	f := UserFilter{Tags: q.Map("tags")}
 	var err error

@@ -79,12 +79,13 @@ func readUser(item map[string]types.AttributeValue) (User, error) {
 	return u, nil
 }
 
-// CreateUser stores a new user: one conditional PutItem.
-func (s *Store) CreateUser(ctx context.Context, bot string, u User, integration string) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: s.userItem(bot, u, integration),
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+// CreateUser stores a new user and counts it in the day's analytics: one
+// TransactWriteItems.
+func (s *Store) CreateUser(ctx context.Context, bot string, u User, integration string, at time.Time) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: s.userItem(bot, u, integration), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		s.countIn(bot, at, counterNewUsers),
+	}})
 	return err
 }
 
@@ -104,7 +105,7 @@ func (s *Store) User(ctx context.Context, bot, id string) (User, error) {
 // or creates u and claims them. The claim item is written in the same
 // transaction as the user, conditioned on being absent (or on still naming a
 // user that has since lost those tags), so concurrent callers get one user.
-func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator map[string]string, u User, integration string) (User, bool, error) {
+func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator map[string]string, u User, integration string, at time.Time) (User, bool, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		existing, stale, err := s.claimedUser(ctx, bot, discriminator)
 		if err != nil {
@@ -123,8 +124,9 @@ func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator m
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: s.userItem(bot, u, integration), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: put},
+			s.countIn(bot, at, counterNewUsers),
 		}})
-		if reasons := ds.CancellationReasons(err); len(reasons) == 2 && reasons[1] == "ConditionalCheckFailed" {
+		if reasons := ds.CancellationReasons(err); len(reasons) == 3 && reasons[1] == "ConditionalCheckFailed" {
 			continue // another caller claimed the tags first: read their user
 		}
 		if err != nil {

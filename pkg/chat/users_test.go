@@ -55,7 +55,7 @@ func TestUserLifecycle(t *testing.T) {
 
 	created := f.do(t, "POST", "/v1/chat/users", map[string]any{"tags": map[string]any{"email": "a@x.io", "empty": ""}, "name": "Ann", "pictureUrl": "https://x.io/a.png"})
 	want(t, created, 201, "")
-	wantCalls(t, created, botAuth, "DynamoDB.PutItem=1")
+	wantCalls(t, created, botAuth, "DynamoDB.TransactWriteItems=1")
 	u := user(created)
 	uid := u["id"].(string)
 	if len(uid) < 28 || len(uid) > 36 || u["name"] != "Ann" || u["tags"].(map[string]any)["email"] != "a@x.io" {

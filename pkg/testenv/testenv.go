@@ -134,10 +134,40 @@ func (e *Env) Do(t testing.TB, r Req) Response {
 }
 
 // recorder is a slog handler keeping the AWS call counts of each request
-// log line by request id.
+// log line by request id, and the totals of the workers' batch lines.
 type recorder struct {
-	mu   sync.Mutex
-	byID map[string]Calls
+	mu      sync.Mutex
+	byID    map[string]Calls
+	workOps map[string]int
+}
+
+func (r *recorder) addBatch(rec slog.Record) {
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "ops" && a.Value.String() != "" {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.workOps == nil {
+				r.workOps = map[string]int{}
+			}
+			for _, kv := range strings.Split(a.Value.String(), ",") {
+				k, v, _ := strings.Cut(kv, "=")
+				var n int
+				fmt.Sscan(v, &n)
+				r.workOps[k] += n
+			}
+		}
+		return true
+	})
+}
+
+// WorkerOps returns the AWS calls the queue workers made so far, by
+// operation ("DynamoDB.BatchWriteItem": 21, …), and resets the tally.
+func (e *Env) WorkerOps() map[string]int {
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	ops := e.rec.workOps
+	e.rec.workOps = nil
+	return ops
 }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
@@ -145,6 +175,10 @@ func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *recorder) WithGroup(string) slog.Handler            { return r }
 
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message == "batch" {
+		r.addBatch(rec)
+		return nil
+	}
 	if rec.Message != "request" {
 		return nil
 	}

@@ -18,7 +18,7 @@ const (
 // OffpeakSettings are what every lifecycle function reads about the window.
 var OffpeakSettings = map[string]string{
 	"OFFPEAK_SCHEDULE": DefaultOffpeakCron,
-	"OFFPEAK_WINDOW":   "4h",
+	"WINDOW_OFFPEAK":   "4h",
 	// How long finished job records stay readable.
 	"JOB_RETENTION": "2160h",
 	// Where DeletionJobCompleted events go, and who emails the owner

@@ -126,18 +126,35 @@ const (
 	ChatTable = "chat"
 )
 
+// BotCodeBucket holds bot and integration code and bots' inline medias.
+const BotCodeBucket = "botcode"
+
 // Function names.
 const (
 	AdminFunction = "admin"
 	ChatFunction  = "chat"
+	// DeliveryFunction delivers events and incoming messages to dev bots'
+	// urls, and releases scheduled messages and events at their time.
+	DeliveryFunction = "delivery"
+)
+
+// Queues of the chat API.
+const (
+	DeliveryQueue = "delivery"
+	DeliveryDLQ   = "delivery-dlq"
 )
 
 // Default returns Parley's topology.
 func Default() Topology {
 	t := Topology{
 		Functions: []Function{
-			{Name: AdminFunction, Kind: HTTP, Tables: []string{AdminTable}, Timeout: 10 * time.Second, MemoryMB: 256},
-			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, Timeout: 10 * time.Second, MemoryMB: 256},
+			// The admin function reads the chat table's per-day bot counters
+			// (analytics) and keeps bot and integration code in the code bucket.
+			{Name: AdminFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, Buckets: []string{BotCodeBucket}, Timeout: 10 * time.Second, MemoryMB: 256},
+			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
+			// Its webhook posts time out well within the timeout; retries are
+			// re-sent jobs, not long waits.
+			{Name: DeliveryFunction, Kind: Worker, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
 		},
 		Tables: []Table{
 			{
@@ -150,9 +167,21 @@ func Default() Topology {
 			},
 			{
 				Name: ChatTable, PartitionKey: "pk", SortKey: "sk",
-				Indexes:      []Index{{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"}},
+				Indexes: []Index{
+					{Name: "gsi1", PartitionKey: "gsi1pk", SortKey: "gsi1sk"},
+					// conversations by update, the bot's messages and events by id
+					{Name: "gsi2", PartitionKey: "gsi2pk", SortKey: "gsi2sk"},
+				},
 				TTLAttribute: "expiresAt",
 			},
+		},
+		Queues: []Queue{
+			{Name: DeliveryDLQ},
+			// The worker retries failed deliveries itself (bounded, with
+			// backoff) by re-sending jobs; the redrive only catches jobs that
+			// keep failing on AWS errors.
+			{Name: DeliveryQueue, DeadLetterQueue: DeliveryDLQ, MaxReceiveCount: 5,
+				VisibilityTimeout: 90 * time.Second, Consumer: DeliveryFunction, BatchSize: 10},
 		},
 	}
 	t.Routes = append(t.Routes, routes(AdminFunction,
@@ -166,6 +195,40 @@ func Default() Topology {
 		"POST /v1/admin/bots",
 		"GET /v1/admin/bots",
 		"GET /v1/admin/bots/{id}",
+		"PUT /v1/admin/bots/{id}",
+		"DELETE /v1/admin/bots/{id}",
+		"POST /v1/admin/bots/{id}/transfer",
+		"GET /v1/admin/bots/{id}/logs",
+		"GET /v1/admin/bots/{id}/webchat",
+		"GET /v1/admin/bots/{id}/analytics",
+		"GET /v1/admin/bots/{id}/issues",
+		"GET /v1/admin/bots/{id}/issues/{issueId}",
+		"DELETE /v1/admin/bots/{id}/issues/{issueId}",
+		"GET /v1/admin/bots/{id}/issues/{issueId}/events",
+		"POST /v1/admin/account/invitations/accept",
+		"PUT /v1/admin/workspaces/{id}",
+		"DELETE /v1/admin/workspaces/{id}",
+		"GET /v1/admin/workspaces/{id}/audit-records",
+		"GET /v1/admin/workspaces/{id}/usages",
+		"GET /v1/admin/workspaces/{id}/quota",
+		"GET /v1/admin/workspaces/{id}/quotas",
+		"GET /v1/admin/usages/{id}",
+		"GET /v1/admin/workspace-members",
+		"GET /v1/admin/workspace-members/me",
+		"POST /v1/admin/workspace-members",
+		"PUT /v1/admin/workspace-members/{id}",
+		"DELETE /v1/admin/workspace-members/{id}",
+		"POST /v1/admin/workspace-members/{id}/invitation",
+		"POST /v1/admin/integrations",
+		"GET /v1/admin/integrations",
+		"GET /v1/admin/integrations/{id}",
+		"PUT /v1/admin/integrations/{id}",
+		"DELETE /v1/admin/integrations/{id}",
+		"GET /v1/admin/integrations/{id}/logs",
+		"GET /v1/admin/integrations/{id}/{version}",
+		"GET /v1/admin/hub/integrations",
+		"GET /v1/admin/hub/integrations/{id}",
+		"GET /v1/admin/hub/integrations/{id}/{version}",
 	)...)
 	t.Routes = append(t.Routes, routes(ChatFunction,
 		"POST /v1/chat/users",
@@ -174,7 +237,35 @@ func Default() Topology {
 		"GET /v1/chat/users/{id}",
 		"PUT /v1/chat/users/{id}",
 		"DELETE /v1/chat/users/{id}",
+		"POST /v1/chat/conversations",
+		"GET /v1/chat/conversations",
+		"POST /v1/chat/conversations/get-or-create",
+		"GET /v1/chat/conversations/{id}",
+		"PUT /v1/chat/conversations/{id}",
+		"DELETE /v1/chat/conversations/{id}",
+		"GET /v1/chat/conversations/{id}/participants",
+		"POST /v1/chat/conversations/{id}/participants",
+		"GET /v1/chat/conversations/{id}/participants/{userId}",
+		"DELETE /v1/chat/conversations/{id}/participants/{userId}",
+		"POST /v1/chat/messages",
+		"GET /v1/chat/messages",
+		"POST /v1/chat/messages/get-or-create",
+		"GET /v1/chat/messages/{id}",
+		"PUT /v1/chat/messages/{id}",
+		"DELETE /v1/chat/messages/{id}",
+		"POST /v1/chat/events",
+		"GET /v1/chat/events",
+		"GET /v1/chat/events/{id}",
+		"DELETE /v1/chat/events/scheduled/{id}",
+		"GET /v1/chat/states/{type}/{id}/{name}",
+		"POST /v1/chat/states/{type}/{id}/{name}",
+		"PATCH /v1/chat/states/{type}/{id}/{name}",
+		"POST /v1/chat/states/{type}/{id}/{name}/get-or-set",
+		"POST /v1/chat/states/{type}/{id}/{name}/expiry",
+		"POST /v1/chat/actions",
 	)...)
+	addLifecycle(&t)
+	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
 	return t
 }
 

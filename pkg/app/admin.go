@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/topology"
+)
+
+func newS3(awsCfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		// Emulators serve buckets by path; AWS by virtual host.
+		o.UsePathStyle = awsCfg.BaseEndpoint != nil
+	})
+}
+
+// adminOptions are the admin store's resources beyond the admin table.
+func adminOptions(d Deps) admin.Options {
+	o := admin.Options{
+		ChatTable:  d.Config.Table(topology.ChatTable),
+		CodeBucket: d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)],
+		SecretsKey: secretsKey(d.Config.SigningKey),
+	}
+	if d.S3 != nil {
+		o.Objects, o.Presign = d.S3, s3.NewPresignClient(d.S3)
+	}
+	return o
+}
+
+// secretsKey derives the AES-256 key sealing integration secrets from the
+// function's secret (SIGNING_SECRET, or the Secrets Manager secret when
+// deployed), separated from its page-token use.
+func secretsKey(secret []byte) []byte {
+	sum := sha256.Sum256(append([]byte("parley/integration-secrets/"), secret...))
+	return sum[:]
+}
+
+// botPurger hands a deleted bot's chat data to the lifecycle machinery.
+// pkg/lifecycle has no bot-wide purge yet (it purges conversations for
+// deletion jobs): until it does, this records nothing and the data stays,
+// unreachable (the bot is gone from every read).
+type botPurger struct{}
+
+func (botPurger) PurgeBot(context.Context, string, string) error { return nil }

@@ -1,0 +1,203 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/apperr"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+)
+
+// Event is an event of a bot, delivered to the bot when it has a url.
+type Event struct {
+	ID             string         `json:"id"`
+	CreatedAt      string         `json:"createdAt"`
+	Type           string         `json:"type"`
+	Payload        map[string]any `json:"payload"`
+	ConversationID string         `json:"conversationId,omitempty"`
+	UserID         string         `json:"userId,omitempty"`
+	MessageID      string         `json:"messageId,omitempty"`
+	Status         string         `json:"status"`
+	FailureReason  *string        `json:"failureReason"`
+}
+
+// Event statuses. Events start scheduled (with a schedule), pending (to be
+// delivered to the bot's url) or ignored (the bot has no url).
+const (
+	StatusScheduled = "scheduled"
+	StatusPending   = "pending"
+	StatusProcessed = "processed"
+	StatusIgnored   = "ignored"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+// eventKey places an event in its conversation's partition when it names
+// one (so it goes with the conversation), else in the bot's.
+func eventKey(bot string, e Event) (pk, sk string) {
+	if e.ConversationID != "" {
+		return convPK(bot, e.ConversationID), "EVT#" + e.ID
+	}
+	return botPK(bot), "EVT#" + e.ID
+}
+
+func readEvent(item map[string]types.AttributeValue) (Event, error) {
+	var e Event
+	if err := ds.Unmarshal(item, &e); err != nil {
+		return Event{}, err
+	}
+	if e.Payload == nil {
+		e.Payload = map[string]any{}
+	}
+	return e, nil
+}
+
+// CreateEvent stores an event and counts it by type in one
+// TransactWriteItems, checking that the conversation and user it names
+// exist. The first event of a day whose counters lack the events map takes
+// a second transaction (see countEventIn).
+func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error {
+	pk, sk := eventKey(bot, e)
+	item := ds.Item(e, map[string]string{ds.PK: pk, ds.SK: sk, gsi2PK: botPK(bot) + "#EVTS", gsi2SK: e.ID})
+	if workflowID != "" {
+		item["workflowId"] = ds.S(workflowID)
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}
+	if e.ConversationID != "" {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.table, Key: convKey(bot, e.ConversationID), ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(deleting)"),
+		}})
+	}
+	if e.UserID != "" {
+		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.table, Key: userKey(bot, e.UserID), ConditionExpression: aws.String("attribute_exists(pk)"),
+		}})
+	}
+	for _, first := range []bool{false, true} {
+		all := append(append([]types.TransactWriteItem(nil), items...), s.countEventIn(bot, at, e.Type, first))
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
+		reasons := ds.CancellationReasons(err)
+		if reasons == nil {
+			return err
+		}
+		for i, r := range reasons[:len(items)] {
+			if r != "ConditionalCheckFailed" {
+				continue
+			}
+			switch {
+			case i == 0:
+				return apperr.New(apperr.AlreadyExists, "event %q already exists", e.ID)
+			case items[i].ConditionCheck != nil && strings.HasPrefix(ds.String(items[i].ConditionCheck.Key, ds.SK), "CONV#"):
+				return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", e.ConversationID)
+			default:
+				return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", e.UserID)
+			}
+		}
+		if reasons[len(items)] != "ConditionalCheckFailed" {
+			return err
+		}
+	}
+	return apperr.New(apperr.ResourceLockedConflict, "the event counters are being changed concurrently; retry")
+}
+
+// Event returns an event of the bot: one Query on gsi2.
+func (s *Store) Event(ctx context.Context, bot, evt string) (Event, error) {
+	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+	if err != nil {
+		return Event{}, err
+	}
+	return readEvent(item)
+}
+
+// eventItemKey finds the key of an event by id: one Query on gsi2.
+func (s *Store) eventItemKey(ctx context.Context, bot, evt string) (map[string]types.AttributeValue, error) {
+	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+	if err != nil {
+		return nil, err
+	}
+	return ds.Key(ds.String(item, ds.PK), ds.String(item, ds.SK)), nil
+}
+
+// SetEventStatus moves an event from one status to another (conditioned on
+// the first, so a late or repeated delivery changes nothing) and returns
+// whether it moved.
+func (s *Store) SetEventStatus(ctx context.Context, key map[string]types.AttributeValue, from, to, reason string) (bool, error) {
+	in := &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key,
+		UpdateExpression:          aws.String("SET #s = :to, failureReason = :r"),
+		ConditionExpression:       aws.String("#s = :from"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":to": ds.S(to), ":from": ds.S(from), ":r": &types.AttributeValueMemberNULL{Value: true}},
+	}
+	if reason != "" {
+		if len(reason) > 2000 {
+			reason = reason[:2000]
+		}
+		in.ExpressionAttributeValues[":r"] = ds.S(reason)
+	}
+	_, err := s.db.UpdateItem(ctx, in)
+	if ds.IsConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CancelScheduledEvent cancels an event that has not fired yet: a Query to
+// find it, then one conditional UpdateItem.
+func (s *Store) CancelScheduledEvent(ctx context.Context, bot, evt string) error {
+	key, err := s.eventItemKey(ctx, bot, evt)
+	if err != nil {
+		return err
+	}
+	moved, err := s.SetEventStatus(ctx, key, StatusScheduled, StatusCanceled, "")
+	if err == nil && !moved {
+		return apperr.New(apperr.InvalidPayload, "event %q is not scheduled", evt)
+	}
+	return err
+}
+
+// EventFilter narrows an event list.
+type EventFilter struct {
+	Type, ConversationID, UserID, MessageID, WorkflowID, Status string
+}
+
+// ListEvents returns one page of events, most recent first: one Query of
+// the conversation's partition, or of the bot's event index.
+func (s *Store) ListEvents(ctx context.Context, bot string, f EventFilter, token string) ([]Event, string, error) {
+	in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false)}
+	var key expression.KeyConditionBuilder
+	if f.ConversationID != "" {
+		key = expression.Key(ds.PK).Equal(expression.Value(convPK(bot, f.ConversationID))).And(expression.Key(ds.SK).BeginsWith("EVT#"))
+	} else {
+		in.IndexName = aws.String(gsi2)
+		key = expression.Key(gsi2PK).Equal(expression.Value(botPK(bot) + "#EVTS"))
+	}
+	var filters []expression.ConditionBuilder
+	for name, v := range map[string]string{"type": f.Type, "userId": f.UserID, "messageId": f.MessageID, "workflowId": f.WorkflowID, "status": f.Status} {
+		if v != "" {
+			filters = append(filters, expression.Name(name).Equal(expression.Value(v)))
+		}
+	}
+	scope := fmt.Sprintf("events|%s|%+v", bot, f)
+	items, next, err := s.queryPage(ctx, in, key, filters, scope, token, ds.DefaultPageSize)
+	if err != nil {
+		return nil, "", err
+	}
+	events := make([]Event, 0, len(items))
+	for _, it := range items {
+		e, err := readEvent(it)
+		if err != nil {
+			return nil, "", err
+		}
+		events = append(events, e)
+	}
+	return events, next, nil
+}

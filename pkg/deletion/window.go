@@ -1,0 +1,256 @@
+package deletion
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/clock"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycle"
+)
+
+// Window opens the off-peak window for deletion jobs: it settles dead
+// letters, starts due jobs (resolving them to conversations) and resumes
+// jobs an earlier window left unfinished, by queueing their pending chunks.
+type Window struct {
+	store     *Store
+	chatTable string
+	queue     lifecycle.Queue
+	queueURL  string
+	dlqURL    string
+	clock     clock.Clock
+	length    time.Duration
+	finish    *Finisher
+	log       *slog.Logger
+}
+
+// NewWindow returns the deletion part of the off-peak handler.
+func NewWindow(store *Store, chatTable string, q lifecycle.Queue, queueURL, dlqURL string, c clock.Clock, length time.Duration, f *Finisher, log *slog.Logger) *Window {
+	return &Window{store: store, chatTable: chatTable, queue: q, queueURL: queueURL, dlqURL: dlqURL, clock: c, length: length, finish: f, log: log}
+}
+
+// Open runs the window's deletion work. Errors of one job don't stop others.
+func (w *Window) Open(ctx context.Context) error {
+	now := w.clock.Now()
+	end := now.Add(w.length)
+	var errs []error
+	if _, err := lifecycle.DeadLetters(ctx, w.queue, w.dlqURL, 1000, w.settleDeadLetter); err != nil {
+		errs = append(errs, fmt.Errorf("dead letters: %w", err))
+	}
+	if err := w.finish.RetryProofs(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("proofs: %w", err))
+	}
+	jobs, err := w.store.Due(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, j := range jobs {
+		if err := w.start(ctx, j, end); err != nil {
+			w.log.ErrorContext(ctx, "deletion job did not start", "job", j.JobID, "error", err)
+			errs = append(errs, fmt.Errorf("job %s: %w", j.JobID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// settleDeadLetter ends, as failed, a chunk whose message crashed the
+// worker until SQS gave up on it, so its job can finish and say so.
+func (w *Window) settleDeadLetter(ctx context.Context, it lifecycle.Item) error {
+	if it.Kind != WorkKind {
+		return nil
+	}
+	var work Work
+	if err := json.Unmarshal(it.Body, &work); err != nil {
+		return nil // unreadable: nothing to attribute it to
+	}
+	plan := map[string]outcome{}
+	for _, id := range work.ConversationIDs {
+		plan[id] = outcome{Action: "delete"}
+	}
+	if err := w.store.failChunk(ctx, work, plan, "dead-lettered: the work item failed on every delivery"); err != nil {
+		return err
+	}
+	return w.finish.IfDone(ctx, work.BotID, work.JobID)
+}
+
+// start resolves a queued job (or one whose resolution was interrupted) and
+// queues every chunk not yet finished.
+func (w *Window) start(ctx context.Context, j Job, windowEnd time.Time) error {
+	if j.Status == Queued || j.Resolving {
+		if err := w.resolve(ctx, &j); err != nil {
+			return err
+		}
+	}
+	if j.Status != InProgress {
+		return nil
+	}
+	chunks, err := w.store.chunks(ctx, j.JobID)
+	if err != nil {
+		return err
+	}
+	var work []any
+	for _, c := range chunks {
+		if c.Status == chunkPending || c.Status == chunkInProgress {
+			work = append(work, Work{JobID: j.JobID, BotID: j.BotID, Chunk: c.Number, ConversationIDs: c.ConversationIDs, WindowEnd: clock.Format(windowEnd)})
+		}
+	}
+	if err := lifecycle.Enqueue(ctx, w.queue, w.queueURL, WorkKind, work); err != nil {
+		return err
+	}
+	// A job whose conversations were all skipped or gone may already be done.
+	return w.finish.IfDone(ctx, j.BotID, j.JobID)
+}
+
+// resolve turns the request into conversation ids, stores them as chunks and
+// moves the job to in_progress. Claiming the job first (resolving=true)
+// keeps two windows from resolving it twice; a crash leaves the claim, and
+// the next window resolves again, writing only the chunks still missing.
+func (w *Window) resolve(ctx context.Context, j *Job) error {
+	now := clock.Format(w.clock.Now())
+	_, err := w.store.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &w.store.table, Key: jobKey(j.BotID, j.JobID),
+		UpdateExpression:          aws.String("SET resolving = :t, #status = :inprog, startedAt = if_not_exists(startedAt, :now)"),
+		ConditionExpression:       aws.String("#status = :queued OR resolving = :t"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":inprog": ds.S(InProgress), ":queued": ds.S(Queued), ":now": ds.S(now)},
+	})
+	if ds.IsConditionFailed(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ids, err := w.conversations(ctx, *j)
+	if err != nil {
+		return err
+	}
+	existing, err := w.store.chunks(ctx, j.JobID)
+	if err != nil {
+		return err
+	}
+	have := map[int]bool{}
+	for _, c := range existing {
+		have[c.Number] = true
+	}
+	var puts []types.WriteRequest
+	n := 0
+	for start := 0; start < len(ids); start += ChunkSize {
+		if !have[n] {
+			item := chunkKey(j.JobID, n)
+			item["number"] = &types.AttributeValueMemberN{Value: fmt.Sprint(n)}
+			item["status"] = ds.S(chunkPending)
+			item["conversationIds"] = ds.Value(ids[start:min(start+ChunkSize, len(ids))])
+			puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		}
+		n++
+	}
+	if err := w.store.batchWrite(ctx, puts); err != nil {
+		return err
+	}
+	_, err = w.store.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &w.store.table, Key: jobKey(j.BotID, j.JobID),
+		UpdateExpression:          aws.String("SET totalConversations = :total, chunks = :chunks REMOVE resolving"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":total": &types.AttributeValueMemberN{Value: fmt.Sprint(len(ids))}, ":chunks": &types.AttributeValueMemberN{Value: fmt.Sprint(n)}},
+	})
+	if err != nil {
+		return err
+	}
+	j.Status, j.Resolving, j.Result.TotalConversations, j.Chunks = InProgress, false, len(ids), n
+	return nil
+}
+
+// conversations lists a job's conversations: the ids given, or the user's
+// conversations created within the range, read from the index of a user's
+// conversations by creation time (never a scan).
+func (w *Window) conversations(ctx context.Context, j Job) ([]string, error) {
+	if j.RequestType == ByIDs {
+		return j.Request.ConversationIDs, nil
+	}
+	keyCond := expression.Key(ds.GSI1PK).Equal(expression.Value("BOT#" + j.BotID + "#USER#" + j.Request.UserID + "#CONVS")).
+		And(expression.Key(ds.GSI1SK).Between(expression.Value(j.Request.StartDate), expression.Value(j.Request.EndDate+"\uffff")))
+	expr, _ := expression.NewBuilder().WithKeyCondition(keyCond).
+		WithProjection(expression.NamesList(expression.Name(ds.GSI1SK))).Build()
+	pages := dynamodb.NewQueryPaginator(w.store.db, &dynamodb.QueryInput{
+		TableName: aws.String(w.chatTable), IndexName: aws.String(ds.GSI1),
+		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	seen := map[string]bool{}
+	var ids []string
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range out.Items {
+			// gsi1sk is <conversation createdAt>#<conversation id>.
+			if i := strings.LastIndexByte(ds.String(it, ds.GSI1SK), '#'); i >= 0 {
+				if id := ds.String(it, ds.GSI1SK)[i+1:]; !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	return ids, nil
+}
+
+type chunkRow struct {
+	Number          int      `json:"number"`
+	Status          string   `json:"status"`
+	ConversationIDs []string `json:"conversationIds"`
+}
+
+// chunks lists a job's chunks: one Query per page of its partition.
+func (s *Store) chunks(ctx context.Context, job string) ([]chunkRow, error) {
+	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("JOB#" + job))).Build()
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	var rows []chunkRow
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range out.Items {
+			var r chunkRow
+			if err := ds.Unmarshal(it, &r); err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
+
+// batchWrite writes puts 25 per BatchWriteItem, resending unprocessed ones.
+func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	for start := 0; start < len(reqs); start += 25 {
+		batch := reqs[start:min(start+25, len(reqs))]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			if attempt == 8 {
+				return fmt.Errorf("%d chunk items unprocessed", len(batch))
+			}
+			if attempt > 0 {
+				time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
+			if err != nil {
+				return err
+			}
+			batch = out.UnprocessedItems[s.table]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package deletion_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/deletion"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/testenv"
+)
+
+// faulty is a DynamoDB client that fails chosen calls, standing in for a
+// worker crash or an emulator outage at the worst moments.
+type faulty struct {
+	ds.Client
+	mu sync.Mutex
+	// failBatchAt fails the n-th BatchWriteItem (1-based; 0: never).
+	failBatchAt, batches int
+	// failTransacts fails that many TransactWriteItems.
+	failTransacts int
+}
+
+var errInjected = errors.New("injected failure: connection reset")
+
+func (f *faulty) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	f.mu.Lock()
+	f.batches++
+	fail := f.batches == f.failBatchAt
+	f.mu.Unlock()
+	if fail {
+		return nil, errInjected
+	}
+	return f.Client.BatchWriteItem(ctx, in, opts...)
+}
+
+func (f *faulty) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	f.mu.Lock()
+	fail := f.failTransacts > 0
+	if fail {
+		f.failTransacts--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, errInjected
+	}
+	return f.Client.TransactWriteItems(ctx, in, opts...)
+}
+
+// rig runs a window and a worker of its own, on a queue of its own, with a
+// faulty client and a clock set inside the window.
+type rig struct {
+	env      *testenv.Env
+	db       *faulty
+	clock    *clock.Fixed
+	queueURL string
+	window   *deletion.Window
+	worker   *lifecycle.Worker
+	sqs      *sqs.Client
+}
+
+func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
+	ctx := context.Background()
+	q := sqs.NewFromConfig(env.AWS)
+	name := "rig-" + id.New("q")[2:]
+	made, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{env: env, db: &faulty{Client: env.Deps.DB}, clock: &clock.Fixed{T: at}, queueURL: *made.QueueUrl, sqs: q}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	store := deletion.NewStore(r.db, env.Env["TABLE_LIFECYCLE"])
+	fin := deletion.NewFinisher(store, r.clock, noProof{}, time.Hour, log)
+	r.window = deletion.NewWindow(store, env.Env["TABLE_CHAT"], q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
+	w := deletion.NewWorker(store, lifecycle.NewPurger(r.db, env.Env["TABLE_CHAT"]), r.clock, fin)
+	r.worker = lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: w.Handle}, q, r.queueURL, log)
+	return r
+}
+
+type noProof struct{}
+
+func (noProof) JobFinished(context.Context, deletion.Job) error { return nil }
+
+// receive takes every message now visible on the rig's queue.
+func (r *rig) receive(t *testing.T) events.SQSEvent {
+	t.Helper()
+	var ev events.SQSEvent
+	for {
+		out, err := r.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &r.queueURL, MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			return ev
+		}
+		for _, m := range out.Messages {
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: *m.MessageId, ReceiptHandle: *m.ReceiptHandle, Body: *m.Body, Attributes: m.Attributes})
+		}
+	}
+}
+
+func (r *rig) handle(t *testing.T, ev events.SQSEvent) int {
+	t.Helper()
+	res, err := r.worker.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.BatchItemFailures)
+}
+
+func scheduled(t *testing.T, w world, job string) time.Time {
+	at, err := clock.Parse(w.status(t, job).Body["scheduledAt"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+// A worker that dies half way through deleting, and then a transaction
+// that fails, still end with every conversation gone and exact counts; a
+// late duplicate of the work item changes nothing.
+func TestDeletionSurvivesFailures(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	var ids []string
+	total := 0
+	for i := 0; i < 3; i++ {
+		c, n := seed(t, env, w.bot, "user_f", time.Now().Add(-time.Hour), 30, nil)
+		ids, total = append(ids, c), total+n
+	}
+	job := w.submit(t, map[string]any{"conversationIds": ids}).Body["jobId"].(string)
+	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ev := r.receive(t)
+	if len(ev.Records) == 0 {
+		t.Fatal("the window queued nothing")
+	}
+	mine := events.SQSEvent{}
+	for _, m := range ev.Records {
+		if contains(m.Body, job) {
+			mine.Records = append(mine.Records, m)
+		}
+	}
+
+	r.db.failBatchAt = r.db.batches + 2 // dies after the first batch of deletes
+	if r.handle(t, mine) != 1 {
+		t.Fatal("the failed item was not reported")
+	}
+	if n := stored(t, env, w.bot, ids[0]); n == 0 || n == total/3 {
+		t.Fatalf("the crash should leave a conversation half deleted, it has %d of %d items", n, total/3)
+	}
+	r.db.failTransacts = 1 // the retry's final transaction fails too
+	if r.handle(t, mine) != 1 {
+		t.Fatal("the failed transaction was not reported")
+	}
+	if r.handle(t, mine) != 0 {
+		t.Fatal("the third attempt failed")
+	}
+	res := result(w.status(t, job).Body)
+	if w.status(t, job).Body["status"] != "completed" || res["deletedCount"] != 3 || res["processedCount"] != 3 ||
+		res["deletedRecords"] != total || res["failedCount"] != 0 || res["retriesRemaining"] != 1 {
+		t.Fatalf("after failures: %v (want 3 deleted, %d records, 1 retry left)", w.status(t, job).Body, total)
+	}
+	for _, c := range ids {
+		if stored(t, env, w.bot, c) != 0 {
+			t.Fatalf("conversation %s survived", c)
+		}
+	}
+	r.handle(t, mine) // a late duplicate delivery
+	if again := result(w.status(t, job).Body); again["deletedRecords"] != total || again["processedCount"] != 3 {
+		t.Fatalf("a duplicate delivery moved the counts: %v", again)
+	}
+}
+
+// A chunk that keeps failing is retried three times, then the job ends
+// failed with the conversations listed.
+func TestDeletionGivesUpAfterRetries(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	c, _ := seed(t, env, w.bot, "user_g", time.Now().Add(-time.Hour), 2, nil)
+	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
+	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mine := events.SQSEvent{}
+	for _, m := range r.receive(t).Records {
+		if contains(m.Body, job) {
+			mine.Records = append(mine.Records, m)
+		}
+	}
+	r.db.failTransacts = 4 // the first attempt and its three retries
+	for i := 0; i < 4; i++ {
+		if r.handle(t, mine) != 1 {
+			t.Fatalf("attempt %d did not fail", i+1)
+		}
+	}
+	if r.handle(t, mine) != 0 {
+		t.Fatal("the exhausted chunk is still retried")
+	}
+	body := w.status(t, job).Body
+	res := result(body)
+	failures := body["failures"].([]any)
+	if body["status"] != "failed" || res["failedCount"] != 1 || res["processedCount"] != 1 || res["retriesRemaining"] != 0 || len(failures) != 1 ||
+		failures[0].(map[string]any)["conversationId"] != c || !contains(failures[0].(map[string]any)["reason"].(string), "injected") {
+		t.Fatalf("exhausted job: %v", body)
+	}
+}
+
+// Work seen after its window closed waits, and the next window resumes it.
+func TestDeletionWaitsForTheNextWindow(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	c, _ := seed(t, env, w.bot, "user_h", time.Now().Add(-time.Hour), 2, nil)
+	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
+	opens := scheduled(t, w, job).Add(time.Minute)
+	r := newRig(t, env, opens)
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := r.receive(t)
+	r.clock.T = opens.Add(5 * time.Hour) // past the 4 h window
+	if r.handle(t, first) != 0 {
+		t.Fatal("late work was reported as failed")
+	}
+	if body := w.status(t, job).Body; body["status"] != "in_progress" || stored(t, env, w.bot, c) == 0 {
+		t.Fatalf("late work ran: %v", body)
+	}
+	r.clock.T = opens.Add(24 * time.Hour) // the next window
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.handle(t, r.receive(t))
+	if body := w.status(t, job).Body; body["status"] != "completed" || stored(t, env, w.bot, c) != 0 {
+		t.Fatalf("the next window did not resume the job: %v", body)
+	}
+}
+
+func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }

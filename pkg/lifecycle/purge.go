@@ -1,0 +1,104 @@
+// Package lifecycle is the batched, at-least-once machinery that erases (and,
+// for retention, archives) chat data off-peak: the SQS worker that runs work
+// items with per-item failure reporting and backoff, and the purge of a
+// conversation with everything under it in BatchWriteItem calls.
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+)
+
+// BatchSize is DynamoDB's limit of requests per BatchWriteItem.
+const BatchSize = 25
+
+// ConversationKey is the key of a conversation item in the chat table.
+func ConversationKey(bot, conv string) map[string]types.AttributeValue {
+	return ds.Key("BOT#"+bot, "CONV#"+conv)
+}
+
+// ConversationPartition is the partition holding everything that belongs to
+// a conversation: messages, participants, states, events.
+func ConversationPartition(bot, conv string) string { return "BOT#" + bot + "#CONV#" + conv }
+
+// Purger deletes chat data in batches.
+type Purger struct {
+	db    ds.Client
+	table string
+	// Sleep waits between retries of unprocessed items (replaceable in tests).
+	Sleep func(time.Duration)
+}
+
+// NewPurger returns a purger on the chat table.
+func NewPurger(db ds.Client, chatTable string) *Purger {
+	return &Purger{db: db, table: chatTable, Sleep: time.Sleep}
+}
+
+// Table is the chat table's name.
+func (p *Purger) Table() string { return p.table }
+
+// PartitionKeys lists the keys of everything under a conversation: one
+// keys-only Query per page.
+func (p *Purger) PartitionKeys(ctx context.Context, bot, conv string) ([]map[string]types.AttributeValue, error) {
+	expr, _ := expression.NewBuilder().
+		WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(ConversationPartition(bot, conv)))).
+		WithProjection(expression.NamesList(expression.Name(ds.PK), expression.Name(ds.SK))).Build()
+	pages := dynamodb.NewQueryPaginator(p.db, &dynamodb.QueryInput{
+		TableName: &p.table, KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	var keys []map[string]types.AttributeValue
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, out.Items...)
+	}
+	return keys, nil
+}
+
+// Delete erases items by key, 25 per BatchWriteItem. Unprocessed items (the
+// throttled part of a batch) are sent again with exponential backoff, up to
+// a bound; deleting a missing key is a no-op, so a retry is harmless.
+func (p *Purger) Delete(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	for start := 0; start < len(keys); start += BatchSize {
+		end := min(start+BatchSize, len(keys))
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, k := range keys[start:end] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{ds.PK: k[ds.PK], ds.SK: k[ds.SK]}}})
+		}
+		if err := p.write(ctx, reqs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxAttempts bounds the retries of one batch's unprocessed items.
+const maxAttempts = 8
+
+func (p *Purger) write(ctx context.Context, reqs []types.WriteRequest) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := p.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{p.table: reqs}})
+		if err != nil {
+			return err
+		}
+		reqs = out.UnprocessedItems[p.table]
+		if len(reqs) == 0 {
+			return nil
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%d items still unprocessed after %d attempts", len(reqs), attempt)
+		}
+		p.Sleep(backoff)
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
