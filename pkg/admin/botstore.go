@@ -296,8 +296,9 @@ func (s *Store) RecordIssue(ctx context.Context, r IssueReport) error {
 	return s.transact(ctx,
 		types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: issueKey(r.BotID, issueID),
-			UpdateExpression: aws.String("SET id = :id, code = :code, createdAt = if_not_exists(createdAt, :at), lastSeenAt = :at, " +
-				"title = :title, description = :desc, groupedData = :data, category = :cat, gsi1pk = :list, gsi1sk = :sk ADD eventsCount :one"),
+			UpdateExpression: aws.String("SET #id = :id, #code = :code, createdAt = if_not_exists(createdAt, :at), lastSeenAt = :at, " +
+				"#title = :title, #desc = :desc, groupedData = :data, #cat = :cat, gsi1pk = :list, gsi1sk = :sk ADD eventsCount :one"),
+			ExpressionAttributeNames: map[string]string{"#id": "id", "#code": "code", "#title": "title", "#desc": "description", "#cat": "category"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":id": ds.S(issueID), ":code": ds.S(r.Code), ":at": ds.S(at), ":title": ds.S(r.Title), ":desc": ds.S(r.Description),
 				":data": ds.Value(data), ":cat": ds.S(r.Category), ":list": ds.S("BOT#" + r.BotID + "#ISSUES"), ":sk": ds.S(at + "#" + issueID), ":one": num(1),

@@ -489,7 +489,8 @@ func (s *Store) DeleteIntegration(ctx context.Context, in Integration, audit Aud
 	}
 	err := s.transact(ctx,
 		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: integrationKey(in.ID),
-			ConditionExpression:       aws.String("workspaceId = :ws AND public = :false"),
+			ConditionExpression:       aws.String("workspaceId = :ws AND #public = :false"),
+			ExpressionAttributeNames:  map[string]string{"#public": "public"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(in.WorkspaceID), ":false": &types.AttributeValueMemberBOOL{Value: false}}}},
 		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: versionKey(in.Name, in.Version)}},
 		s.AuditPut(audit),

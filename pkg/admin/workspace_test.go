@@ -7,8 +7,8 @@ import (
 
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/cursor"
-	"github.com/parley-dev/parley/pkg/topology"
 	"github.com/parley-dev/parley/pkg/testenv"
+	"github.com/parley-dev/parley/pkg/topology"
 )
 
 // adminStore is the store the stack's functions use, for what other
