@@ -201,21 +201,45 @@ func (s *Store) DeleteState(ctx context.Context, r StateRef, now time.Time) (Sta
 }
 
 // GetOrSetState returns the live state, or sets it when missing or
-// expired: one conditional UpdateItem that answers the existing item when
-// its condition fails, so concurrent callers all see the one value written.
+// expired: one conditional PutItem that answers the existing item when its
+// condition fails, so concurrent callers all see the one value written.
 func (s *Store) GetOrSetState(ctx context.Context, r StateRef, payload map[string]any, expiryMs int64, now time.Time) (State, error) {
-	expired := expression.Name("expiryMs").GreaterThan(expression.Value(0)).And(expression.Name("expiresAtMs").LessThanEqual(expression.Value(now.UnixMilli())))
-	item, err := s.updateState(ctx, r, s.fresh(r, payload, expiryMs, now, false),
-		expression.AttributeNotExists(expression.Name(ds.PK)).Or(expired), types.ReturnValuesOnConditionCheckFailureAllOld)
+	at := clock.Format(now)
+	st := State{ID: id.NewAt("state", now), CreatedAt: at, UpdatedAt: at, BotID: r.Bot, Name: r.Name, Type: r.Type, Payload: payload}
+	switch r.Type {
+	case "conversation":
+		st.ConversationID = r.ID
+	case "user":
+		st.UserID = r.ID
+	}
+	item := ds.Item(st, nil)
+	for k, v := range r.key() {
+		item[k] = v
+	}
+	ttl := int64(noExpiryTTL)
+	if expiryMs > 0 {
+		ttl = (expiryMs + 999) / 1000
+	}
+	item["expiryMs"], item["ttlOffset"] = n(expiryMs), n(ttl)
+	item["expiresAtMs"], item["expiresAt"] = n(now.UnixMilli()+expiryMs), n(now.Unix()+ttl)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: item,
+		ConditionExpression:                 aws.String("attribute_not_exists(pk) OR (expiryMs > :zero AND expiresAtMs <= :now)"),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":zero": n(0), ":now": n(now.UnixMilli())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		item, err = ccf.Item, nil
+		if ccf.Item == nil { // an emulator may leave the old item out: read it
+			return s.State(ctx, r, now)
+		}
+		old, _, err := readState(ccf.Item, now)
+		return old, err
 	}
 	if err != nil {
-		return State{}, err
+		return State{}, tooLarge(err)
 	}
-	st, _, err := readState(item, now)
-	return st, err
+	return st, nil
 }
 
 // PatchState merges payload's keys into a live state and restarts its
