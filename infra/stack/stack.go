@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -320,6 +321,19 @@ func (b *builder) function(f topology.Function) {
 	for _, n := range f.SendsTo {
 		b.s.Queues[n].GrantSendMessages(fn)
 	}
+	for _, n := range f.Drains {
+		b.s.Queues[n].GrantConsumeMessages(fn)
+	}
+	if f.PutsEvents {
+		bus := awsevents.EventBus_FromEventBusName(b.scope(), jsii.String("Bus"+id), jsii.String(b.setting(f, "EVENT_BUS")))
+		bus.GrantPutEventsTo(fn, nil)
+	}
+	if sender := b.setting(f, "SES_SENDER"); f.SendsEmail && sender != "" {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("ses:SendEmail"),
+			Resources: jsii.Strings(fmt.Sprintf("arn:%s:ses:%s:%s:identity/%s", *awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *awscdk.Aws_ACCOUNT_ID(), sender)),
+		}))
+	}
 	if f.Kind == topology.HTTP {
 		b.s.Secret.GrantRead(fn, nil)
 	}
@@ -357,8 +371,11 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 	for _, n := range f.Buckets {
 		env[topology.EnvVar("bucket", n)] = b.s.Buckets[n].BucketName()
 	}
-	for _, n := range f.SendsTo {
+	for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
 		env[topology.EnvVar("queue", n)] = b.s.Queues[n].QueueUrl()
+	}
+	for k := range f.Settings {
+		env[k] = jsii.String(b.setting(f, k))
 	}
 	if f.Kind == topology.HTTP {
 		env[EnvSigningSecretARN] = b.s.Secret.SecretArn()
@@ -378,6 +395,23 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 		}
 	}
 	return &env
+}
+
+// setting is a function's setting for this stage: the stage's value where
+// it has one (a schedule's expression and window), else the topology default.
+func (b *builder) setting(f topology.Function, name string) string {
+	for _, sc := range b.topo.Schedules {
+		if sc.EnvOverride == name {
+			return b.expression(sc)
+		}
+		if w := b.stage.Schedules[sc.Name].Window; w > 0 && name == topology.EnvVar("window", sc.Name) {
+			return w.String()
+		}
+	}
+	if v, ok := b.stage.Settings[name]; ok {
+		return v
+	}
+	return f.Settings[name]
 }
 
 func (b *builder) expression(sc topology.Schedule) string {

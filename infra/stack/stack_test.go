@@ -207,8 +207,23 @@ func (s synthesized) assertEnvironment(t *testing.T) {
 		for _, n := range f.Buckets {
 			want[topology.EnvVar("bucket", n)] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Buckets[n])}
 		}
-		for _, n := range f.SendsTo {
+		for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
 			want[topology.EnvVar("queue", n)] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Queues[n])}
+		}
+		for k, v := range f.Settings {
+			want[k] = v
+			if sv, ok := s.stage.Settings[k]; ok {
+				want[k] = sv
+			}
+			// A schedule's expression and window are the stage's.
+			for _, sc := range s.topo.Schedules {
+				if k == sc.EnvOverride {
+					want[k] = s.stage.Schedules[sc.Name].Expression
+				}
+				if k == topology.EnvVar("window", sc.Name) {
+					want[k] = s.stage.Schedules[sc.Name].Window.String()
+				}
+			}
 		}
 		for k, v := range s.stage.Quotas {
 			want[topology.EnvVar("quota", k)] = v
@@ -255,8 +270,13 @@ func (s synthesized) assertRoles(t *testing.T) {
 		for _, n := range f.Buckets {
 			allowed[logicalIDOf(s.stack, s.stack.Buckets[n])] = "bucket " + n
 		}
-		for _, n := range f.SendsTo {
+		for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
 			allowed[logicalIDOf(s.stack, s.stack.Queues[n])] = "queue " + n
+		}
+		if f.PutsEvents || f.SendsEmail {
+			// The bus and SES identity ARNs are built from the stack's
+			// partition, region and account.
+			allowed["AWS::Partition"], allowed["AWS::Region"], allowed["AWS::AccountId"] = "partition", "region", "account"
 		}
 		for _, q := range s.topo.Queues {
 			if q.Consumer == f.Name {

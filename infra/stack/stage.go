@@ -40,6 +40,10 @@ type Stage struct {
 	// Alarms holds thresholds; AlarmEmail, when set, subscribes to them.
 	Alarms     AlarmThresholds
 	AlarmEmail string
+	// Settings override functions' topology settings (Function.Settings),
+	// e.g. JOB_RETENTION, EVENT_BUS, SES_SENDER (a verified SES identity;
+	// empty: no completion emails).
+	Settings map[string]string
 }
 
 // ScheduleSetting tunes one topology schedule for a stage.

@@ -82,7 +82,8 @@ func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) s
 			return cfg, fmt.Errorf("read signing secret %s: %w", arn, err)
 		}
 		cfg.SigningKey = []byte(aws.ToString(out.SecretString))
-	default:
+	case fn.Kind == topology.HTTP:
+		// Only HTTP functions sign page tokens and seal keys.
 		missing = append(missing, "SIGNING_SECRET or SIGNING_SECRET_ARN")
 	}
 	if len(missing) > 0 {

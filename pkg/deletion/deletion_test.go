@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/ses"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/golang-jwt/jwt/v5"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
@@ -234,6 +235,11 @@ func TestDeletionJobs(t *testing.T) {
 		t.Fatalf("events: %s", events)
 	}
 
+	// The owner was mailed, through SES, once per job.
+	if sent := sentEmails(t, env); sent < 2 {
+		t.Fatalf("%d emails sent, want one per job", sent)
+	}
+
 	// A second window changes nothing.
 	if err := env.Fire(ctx, "offpeak"); err != nil {
 		t.Fatal(err)
@@ -342,4 +348,14 @@ func auditRecords(t testing.TB, env *testenv.Env, ws string) string {
 		fmt.Fprintln(&b, ds.String(it, "action"), ds.String(it, "resourceId"), ds.String(it, "value"))
 	}
 	return b.String()
+}
+
+// sentEmails is how many emails SES sent in the last day.
+func sentEmails(t testing.TB, env *testenv.Env) int {
+	t.Helper()
+	out, err := ses.NewFromConfig(env.AWS).GetSendQuota(context.Background(), &ses.GetSendQuotaInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(out.SentLast24Hours)
 }

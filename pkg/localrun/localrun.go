@@ -7,6 +7,7 @@ package localrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/parley-dev/parley/pkg/admin"
@@ -110,6 +113,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return fail(err)
 	}
 	env["STAGE"] = o.Stage
+	// SES sends only from verified identities; verify the configured sender.
+	if sender := o.Getenv("SES_SENDER"); sender != "" {
+		if _, err := sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)}); err != nil {
+			var exists *sestypes.AlreadyExistsException
+			if !errors.As(err, &exists) {
+				return fail(fmt.Errorf("verify SES sender %s: %w", sender, err))
+			}
+		}
+	}
 	if env["SIGNING_SECRET"] = o.Getenv("SIGNING_SECRET"); env["SIGNING_SECRET"] == "" {
 		env["SIGNING_SECRET"] = "local-" + id.ULID(time.Now())
 	}

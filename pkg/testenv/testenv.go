@@ -56,7 +56,7 @@ func Stack(t testing.TB) *Env {
 			Addr:     "127.0.0.1:0",
 			Endpoint: os.Getenv("PARLEY_TEST_ENDPOINT"),
 			Stage:    fmt.Sprintf("t%d", time.Now().UnixNano()%1e9),
-			Getenv:   func(string) string { return "" },
+			Getenv:   func(k string) string { return map[string]string{"SES_SENDER": "parley@localhost"}[k] },
 			Log:      slog.New(rec),
 		})
 		if err != nil {

@@ -48,10 +48,11 @@ func addLifecycle(t *Topology) {
 		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings,
 			Timeout: 10 * time.Second, MemoryMB: 256},
 		Function{Name: OffpeakFunction, Kind: Scheduled, Tables: all, SendsTo: []string{LifecycleQueue},
-			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, Timeout: 15 * time.Minute, MemoryMB: 512},
+			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, PutsEvents: true, SendsEmail: true,
+			Timeout: 15 * time.Minute, MemoryMB: 512},
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
 		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Settings: OffpeakSettings,
-			ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
+			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{
 		Name: OffpeakSchedule, Expression: DefaultOffpeakCron, EnvOverride: "OFFPEAK_SCHEDULE", Target: OffpeakFunction,

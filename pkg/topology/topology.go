@@ -39,6 +39,10 @@ type Function struct {
 	// Settings are the non-resource environment variables the function
 	// reads, with their defaults; the CDK app sets them per stage.
 	Settings map[string]string
+	// PutsEvents: the function puts events on the bus named by its
+	// EVENT_BUS setting. SendsEmail: it sends email through SES from its
+	// SES_SENDER setting (when one is set).
+	PutsEvents, SendsEmail bool
 	// ReservedConcurrency caps parallel executions (0 = unreserved); workers
 	// that write in bulk use it to protect DynamoDB.
 	ReservedConcurrency int
