@@ -116,6 +116,10 @@ type Integration struct {
 	VerificationStatus string            `json:"verificationStatus"`
 	LifecycleStatus    string            `json:"lifecycleStatus"`
 	Secrets            []string          `json:"secrets"`
+	// Answered by the hub only: the publishing workspace (stored while
+	// public) and the hub figures.
+	OwnerWorkspace *OwnerWorkspace `json:"ownerWorkspace,omitempty"`
+	Meta           *HubMeta        `json:"meta,omitempty"`
 	// Stored only: the owner, the secrets sealed with AES-GCM, the code's key.
 	WorkspaceID  string            `json:"workspaceId,omitempty"`
 	SealedSecret map[string]string `json:"sealedSecrets,omitempty"`
@@ -171,6 +175,18 @@ func (in *Integration) normalize() {
 func (in Integration) answer() Integration {
 	in.normalize()
 	in.WorkspaceID, in.SealedSecret, in.CodeKey = "", nil, ""
+	in.OwnerWorkspace, in.Meta = nil, nil
+	return in
+}
+
+// hubAnswer is a public integration as the hub returns it.
+func (in Integration) hubAnswer() Integration {
+	owner := in.OwnerWorkspace
+	in = in.answer()
+	in.OwnerWorkspace, in.Meta = owner, &HubMeta{}
+	if in.OwnerWorkspace == nil {
+		in.OwnerWorkspace = &OwnerWorkspace{}
+	}
 	return in
 }
 

@@ -240,6 +240,7 @@ func (a *API) createIntegration(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	in.OwnerWorkspace = owner
 	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionCreateIntegration, in.ID, in.Name+"@"+in.Version, now)
 	if err := a.store.CreateIntegration(r.Context(), in, body.Code, owner, audit); err != nil {
 		return httpapi.Response{}, err
@@ -286,6 +287,7 @@ func (a *API) updateIntegration(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 		owner, _ := a.owner(r, in, &w)
+		in.OwnerWorkspace = owner
 		audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionUpdateIntegration, in.ID, in.Name+"@"+in.Version, now)
 		err = a.store.ReplaceIntegration(r.Context(), in, body.Code, prev, owner, audit)
 		if err == nil {
@@ -402,7 +404,7 @@ func (a *API) getPublicIntegrationByID(r *http.Request) (httpapi.Response, error
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.hubAnswer()}), nil
 }
 
 func (a *API) getPublicIntegration(r *http.Request) (httpapi.Response, error) {
@@ -410,5 +412,5 @@ func (a *API) getPublicIntegration(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.hubAnswer()}), nil
 }

@@ -205,6 +205,146 @@ test('getBot of an unknown id is a 404', async () => {
   await rejectsApi(wclient.getBot({ id: fakeId('bot') }), { type: 'ResourceNotFound', code: 404 })
 })
 
+// ---------------------------------------------------------------- admin (issue 4)
+
+test('updateWorkspace / usages / quotas / audit records', async () => {
+  const client = ctx.client
+  const ws = need('workspace')
+  const updated = await client.updateWorkspace({ id: ws.id, name: `conformance-2-${RUN}`, spendingLimit: 20 })
+  assert.equal(updated.name, `conformance-2-${RUN}`)
+  assert.equal(updated.spendingLimit, 20)
+  await rejectsApi(client.updateWorkspace({ id: ws.id, spendingLimit: 1 }), { type: 'InvalidPayload', code: 400 })
+
+  const { usage } = await client.getUsage({ id: ws.id, type: 'bot_count' })
+  assert.equal(usage.type, 'bot_count')
+  assert.ok(usage.quota >= usage.value)
+  const { usages } = await client.listWorkspaceUsages({ id: ws.id, type: 'workspace_member_count' })
+  assert.equal(usages[0].value, 1)
+  const { quota } = await client.getWorkspaceQuota({ id: ws.id, type: 'bot_count' })
+  assert.equal(quota.value, usage.quota)
+  const { quotas } = await client.listWorkspaceQuotas({ id: ws.id })
+  assert.ok(quotas.some((q) => q.type === 'bot_count'))
+
+  const { records } = await client.getAuditRecords({ id: ws.id })
+  assert.ok(records.length >= 3)
+  assert.ok(['UPDATE_WORKSPACE', 'SET_SPENDING_LIMIT'].includes(records[0].action), 'most recent first')
+  assert.equal(records[records.length - 1].action, 'CREATE_WORKSPACE')
+})
+
+test('deleteWorkspace: refused while it has bots, done when empty', async () => {
+  const client = ctx.client
+  const ws = need('workspace')
+  await rejectsApi(client.deleteWorkspace({ id: ws.id }), { type: 'ReferenceConstraint', code: 409 })
+  const spare = await client.createWorkspace({ name: `spare-${RUN}` })
+  assert.deepEqual(await client.deleteWorkspace({ id: spare.id }), {})
+  await rejectsApi(client.getWorkspace({ id: spare.id }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('workspace members: list, add, update role, remove; the last owner stays', async () => {
+  const wclient = need('wclient')
+  const account = need('account')
+  const me = await wclient.getWorkspaceMember({})
+  assert.equal(me.role, 'owner')
+  assert.equal(me.email, account.email)
+  const email = `member-${RUN}@example.com`
+  const added = await wclient.createWorkspaceMember({ email, role: 'viewer' })
+  assert.equal(added.email, email)
+  assert.equal(added.role, 'viewer')
+  const { members } = await wclient.listWorkspaceMembers({})
+  assert.ok(members.some((m) => m.id === added.id))
+  const promoted = await wclient.updateWorkspaceMember({ id: added.id, role: 'developer' })
+  assert.equal(promoted.role, 'developer')
+  await rejectsApi(wclient.updateWorkspaceMember({ id: me.id, role: 'viewer' }), { type: 'ReferenceConstraint', code: 409 })
+  await rejectsApi(wclient.deleteWorkspaceMember({ id: me.id }), { type: 'ReferenceConstraint', code: 409 })
+  assert.deepEqual(await wclient.deleteWorkspaceMember({ id: added.id }), {})
+  await rejectsApi(wclient.createWorkspaceMember({ email: 'not-an-email', role: 'viewer' }), { type: 'InvalidPayload', code: 400 })
+})
+
+test('updateBot / logs / webchat / analytics / issues', async () => {
+  const wclient = need('wclient')
+  const bot = need('bot')
+  const { bot: updated } = await wclient.updateBot({
+    id: bot.id, description: 'updated', alwaysAlive: true, blocked: false, tags: { team: 'cx' },
+    states: { cart: { type: 'conversation', schema: { type: 'object' } } },
+  })
+  assert.equal(updated.description, 'updated')
+  assert.equal(updated.alwaysAlive, true)
+  assert.equal(updated.tags.team, 'cx')
+  assert.ok(updated.states.cart)
+  assert.deepEqual(updated.user.tags, bot.user.tags, 'unsent fields persist')
+
+  const logs = await wclient.getBotLogs({ id: bot.id, timeStart: new Date(Date.now() - 3600e3).toISOString() })
+  assert.ok(Array.isArray(logs.logs))
+  const { code } = await wclient.getBotWebchat({ id: bot.id, type: 'preconfigured' })
+  assert.ok(code.includes(bot.id))
+  const today = new Date().toISOString().slice(0, 10)
+  const { records } = await wclient.getBotAnalytics({ id: bot.id, startDate: today, endDate: today })
+  assert.equal(records.length, 1)
+  const { issues } = await wclient.listBotIssues({ id: bot.id })
+  assert.ok(Array.isArray(issues))
+  const issueId = 'issue_000000000000000000000000'
+  await rejectsApi(wclient.getBotIssue({ id: bot.id, issueId }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(wclient.listBotIssueEvents({ id: bot.id, issueId }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(wclient.deleteBotIssue({ id: bot.id, issueId }), { type: 'ResourceNotFound', code: 404 })
+})
+
+test('transferBot and deleteBot keep botCount exact', async () => {
+  const client = ctx.client
+  const wclient = need('wclient')
+  const ws = need('workspace')
+  const target = await client.createWorkspace({ name: `target-${RUN}` })
+  const { bot } = await wclient.createBot({ name: `moving-${RUN}` })
+  assert.deepEqual(await wclient.transferBot({ id: bot.id, targetWorkspaceId: target.id }), {})
+  const tclient = makeClient(proxy.url, { token, workspaceId: target.id })
+  assert.equal((await tclient.getBot({ id: bot.id })).bot.id, bot.id)
+  await rejectsApi(wclient.getBot({ id: bot.id }), { type: 'ResourceNotFound', code: 404 })
+  assert.equal((await client.getWorkspace({ id: target.id })).botCount, 1)
+  assert.deepEqual(await tclient.deleteBot({ id: bot.id }), {})
+  await rejectsApi(tclient.getBot({ id: bot.id }), { type: 'ResourceNotFound', code: 404 })
+  assert.equal((await client.getWorkspace({ id: target.id })).botCount, 0)
+  assert.equal((await client.getWorkspace({ id: ws.id })).botCount, 1)
+})
+
+test('integrations: create, get, by name (latest), list, update, logs, hub, install, delete', async () => {
+  const wclient = need('wclient')
+  const bot = need('bot')
+  const name = `conformance-${RUN}`
+  const def = (version, pub) => ({
+    name, version, title: 'Conformance', description: 'test', public: pub,
+    secrets: { TOKEN: 'secret-value' },
+    configuration: { schema: { type: 'object' } },
+    actions: { ping: { input: { schema: {} }, output: { schema: {} } } },
+    channels: { chat: { messages: { text: { schema: {} } } } },
+  })
+  const { integration: v1 } = await wclient.createIntegration(def('1.2.0', false))
+  assertId(v1.id, 'integration.id')
+  assert.deepEqual(v1.secrets, ['TOKEN'], 'secrets by name only')
+  const { integration: v2 } = await wclient.createIntegration(def('1.10.0', true))
+  assert.equal((await wclient.getIntegration({ id: v1.id })).integration.version, '1.2.0')
+  assert.equal((await wclient.getIntegrationByName({ name, version: 'latest' })).integration.id, v2.id)
+  const { integrations } = await wclient.listIntegrations({ name })
+  assert.equal(integrations.length, 2)
+  const { integration: changed } = await wclient.updateIntegration({ id: v1.id, description: 'changed' })
+  assert.equal(changed.description, 'changed')
+  await rejectsApi(wclient.updateIntegration({ id: v2.id, description: 'changed' }), { type: 'BreakingChanges', code: 400 })
+  const logs = await wclient.getIntegrationLogs({ id: v1.id, timeStart: new Date(Date.now() - 3600e3).toISOString() })
+  assert.ok(Array.isArray(logs.logs))
+
+  const hub = await ctx.client.listPublicIntegrations({ name })
+  assert.deepEqual(hub.integrations.map((i) => i.id), [v2.id])
+  assert.equal((await ctx.client.getPublicIntegrationById({ id: v2.id })).integration.id, v2.id)
+  assert.equal((await ctx.client.getPublicIntegration({ name, version: '1.10.0' })).integration.id, v2.id)
+  await rejectsApi(ctx.client.getPublicIntegrationById({ id: v1.id }), { type: 'ResourceNotFound', code: 404 })
+
+  const { bot: withInt } = await wclient.updateBot({ id: bot.id, integrations: { [v2.id]: { enabled: true, configuration: { a: 1 } } } })
+  assert.equal(withInt.integrations[v2.id].version, '1.10.0')
+  const { bot: without } = await wclient.updateBot({ id: bot.id, integrations: { [v2.id]: null } })
+  assert.equal(without.integrations[v2.id], undefined)
+
+  assert.deepEqual(await wclient.deleteIntegration({ id: v1.id }), {})
+  await rejectsApi(wclient.getIntegration({ id: v1.id }), { type: 'ResourceNotFound', code: 404 })
+})
+
 // ---------------------------------------------------------------- chat users
 
 test('createUser / getUser round-trip (201 on create)', async () => {
@@ -388,6 +528,64 @@ test('getOrCreateUser: discriminateByTags narrows the match', async () => {
 
   const listed = await c.listUsers({ tags: { extid } })
   assert.deepEqual(listed.users.map((u) => u.id), [first.user.id], 'exactly one user for that extid')
+})
+
+// ---------------------------------------------------------------- chat: conversations … actions
+
+test('conversations, participants, messages, events, states and actions', async () => {
+  const c = need('bclient')
+  const { user } = await c.createUser({ tags: { suite: RUN } })
+  const { conversation } = await c.createConversation({ channel: 'web', tags: {} })
+  assert.equal(lastRecord('createConversation').status, 201)
+  assertId(conversation.id, 'conversation.id')
+  assert.deepEqual((await c.getConversation({ id: conversation.id })).conversation, conversation)
+  const goc = await c.getOrCreateConversation({ channel: 'web', tags: {}, discriminateByTags: [] })
+  assertId(goc.conversation.id, 'conversation.id')
+  const upd = await c.updateConversation({ id: conversation.id, tags: {} })
+  assert.equal(upd.conversation.id, conversation.id)
+  assert.ok((await c.listConversations({})).conversations.some((x) => x.id === conversation.id))
+  assert.ok((await c.listConversations({ participantIds: [user.id] })).conversations.length === 0)
+
+  const { participant } = await c.addParticipant({ id: conversation.id, userId: user.id })
+  assert.equal(participant.id, user.id)
+  assert.equal((await c.getParticipant({ id: conversation.id, userId: user.id })).participant.id, user.id)
+  assert.deepEqual((await c.listParticipants({ id: conversation.id })).participants.map((p) => p.id), [user.id])
+
+  const { message } = await c.createMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: { text: 'hi' }, tags: {} })
+  assert.equal(lastRecord('createMessage').status, 201)
+  assert.equal(message.direction, 'outgoing')
+  assert.deepEqual((await c.getMessage({ id: message.id })).message, message)
+  const g = await c.getOrCreateMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: { text: 'once' }, tags: {} })
+  assertId(g.message.id, 'message.id')
+  assert.equal((await c.updateMessage({ id: message.id, tags: {} })).message.id, message.id)
+  assert.ok((await c.listMessages({ conversationId: conversation.id })).messages.some((m) => m.id === message.id))
+  await rejectsApi(c.createMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: {}, tags: {} }), { type: 'InvalidPayload', code: 400 })
+  await rejectsApi(c.createMessage({ conversationId: fakeId('conv'), userId: user.id, type: 'text', payload: { text: 'x' }, tags: {} }), { type: 'ReferenceNotFound', code: 400 })
+  assert.deepEqual(await c.deleteMessage({ id: message.id }), {})
+
+  const { event } = await c.createEvent({ type: 'ping', payload: {}, conversationId: conversation.id })
+  assert.equal(lastRecord('createEvent').status, 201)
+  assert.equal(event.status, 'ignored')
+  assert.equal((await c.getEvent({ id: event.id })).event.id, event.id)
+  assert.ok((await c.listEvents({ conversationId: conversation.id })).events.some((e) => e.id === event.id))
+  const later = await c.createEvent({ type: 'later', payload: {}, schedule: { delay: 600000 } })
+  assert.equal(later.event.status, 'scheduled')
+  assert.deepEqual(await c.cancelScheduledEvent({ id: later.event.id }), {})
+
+  const ref = { type: 'conversation', id: conversation.id, name: 'ctx' }
+  const set = await c.setState({ ...ref, payload: { step: 1 } })
+  assert.equal(set.state.conversationId, conversation.id)
+  assert.deepEqual((await c.patchState({ ...ref, payload: { lang: 'en' } })).state.payload, { step: 1, lang: 'en' })
+  assert.deepEqual((await c.getState(ref)).state.payload, { step: 1, lang: 'en' })
+  assert.deepEqual((await c.getOrSetState({ ...ref, payload: { other: true } })).state.payload, { step: 1, lang: 'en' })
+  assert.equal((await c.setStateExpiry({ ...ref, expiry: 60000 })).state.id, set.state.id)
+
+  await rejectsApi(c.callAction({ type: 'nowhere:thing', input: {} }), { type: 'Runtime', code: 400 })
+
+  assert.deepEqual(await c.removeParticipant({ id: conversation.id, userId: user.id }), {})
+  assert.deepEqual(await c.deleteConversation({ id: conversation.id }), {})
+  await rejectsApi(c.getConversation({ id: conversation.id }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(c.getState(ref), { type: 'ResourceNotFound', code: 404 })
 })
 
 // ---------------------------------------------------------------- final checks
