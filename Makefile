@@ -7,7 +7,7 @@ STAGE ?= dev
 FUNCTIONS := $(filter-out local,$(notdir $(wildcard functions/*)))
 CONFORMANCE := pkg/conformance/testdata
 
-.PHONY: run test deps vet unit bench build synth deploy diff cdk-bootstrap fire clean
+.PHONY: run test deps vet unit bench build synth deploy diff cdk-bootstrap fire demo clean
 
 ## run: start the emulator, provision, bootstrap and serve every route (Ctrl-C stops all)
 run:
@@ -63,6 +63,10 @@ diff: synth
 ## cdk-bootstrap: once per account and region
 cdk-bootstrap:
 	cd infra && $(CDK) bootstrap
+
+## demo: a whole conversation against `make run` (DEV_PAT=<its token> make demo; needs curl and jq)
+demo:
+	PORT=$(PORT) bash pkg/chat/testdata/demo.sh
 
 ## fire: run a schedule now against `make run` (SCHEDULE=offpeak)
 fire:
