@@ -1,0 +1,24 @@
+// Command delivery is the Lambda function consuming the delivery queue: it
+// delivers events and incoming messages to dev bots and releases scheduled ones.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/parley-dev/parley/pkg/app"
+	"github.com/parley-dev/parley/pkg/topology"
+)
+
+func main() {
+	log := slog.New(lambdacontext.NewLogHandler())
+	fn, err := app.NewWorkerFunction(context.Background(), topology.DeliveryFunction, log)
+	if err != nil {
+		log.Error("start-up failed", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(fn)
+}
