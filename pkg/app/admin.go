@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"crypto/sha256"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,11 +40,3 @@ func secretsKey(secret []byte) []byte {
 	sum := sha256.Sum256(append([]byte("parley/integration-secrets/"), secret...))
 	return sum[:]
 }
-
-// botPurger hands a deleted bot's chat data to the lifecycle machinery.
-// pkg/lifecycle has no bot-wide purge yet (it purges conversations for
-// deletion jobs): until it does, this records nothing and the data stays,
-// unreachable (the bot is gone from every read).
-type botPurger struct{}
-
-func (botPurger) PurgeBot(context.Context, string, string) error { return nil }

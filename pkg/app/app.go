@@ -140,7 +140,7 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 	rt := httpapi.NewRouter(d.Log)
 	switch name {
 	case topology.AdminFunction:
-		admin.NewAPI(adminStore.With(adminOptions(d)), authn, d.Clock, botPurger{}).Register(rt)
+		admin.NewAPI(adminStore.With(adminOptions(d)), authn, d.Clock, botPurge(d)).Register(rt)
 		botkey.NewAPI(botKeys(d), adminStore, authn, d.Clock).Register(rt)
 	case topology.ChatFunction:
 		store, dir, out := chatParts(d, adminStore, pages)

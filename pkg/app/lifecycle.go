@@ -47,6 +47,12 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, auth
 	return nil
 }
 
+// botPurge erases deleted bots' chat data through the lifecycle queue.
+func botPurge(d Deps) *lifecycle.BotPurge {
+	return lifecycle.NewBotPurge(lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable)),
+		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)])
+}
+
 func finisher(d Deps) (*deletion.Finisher, error) {
 	retention, err := duration(d, "JOB_RETENTION")
 	if err != nil {
@@ -66,8 +72,10 @@ func lifecycleWorker(d Deps) (WorkerFunc, error) {
 	}
 	purger := lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable))
 	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), purger, d.Clock, f)
-	w := lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: jobs.Handle},
-		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Log)
+	w := lifecycle.NewWorker(map[string]lifecycle.Handler{
+		deletion.WorkKind:      jobs.Handle,
+		lifecycle.PurgeBotKind: botPurge(d).Handle,
+	}, d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Log)
 	return w.Handle, nil
 }
 
