@@ -149,6 +149,8 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		if err := registerDeletions(rt, d, adminStore, authn, pages); err != nil {
 			return nil, err
 		}
+	case topology.PoliciesFunction:
+		registerPolicies(rt, d, adminStore, authn, pages)
 	default:
 		return nil, fmt.Errorf("no HTTP function named %q", name)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,6 +76,7 @@ func lifecycleWorker(d Deps) (WorkerFunc, error) {
 	w := lifecycle.NewWorker(map[string]lifecycle.Handler{
 		deletion.WorkKind:      jobs.Handle,
 		lifecycle.PurgeBotKind: botPurge(d).Handle,
+		retentionWorkKind:      retentionWorker(d),
 	}, d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Log)
 	return w.Handle, nil
 }
@@ -91,5 +93,14 @@ func offpeak(d Deps) (ScheduledFunc, error) {
 	w := deletion.NewWindow(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Config.Table(topology.ChatTable),
 		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Config.Env[topology.EnvVar("queue", topology.LifecycleDLQ)],
 		d.Clock, length, f, d.Log)
-	return func(ctx context.Context, _ events.EventBridgeEvent) error { return w.Open(ctx) }, nil
+	sweep, err := retentionSweep(d)
+	if err != nil {
+		return nil, err
+	}
+	w.SettleAlso(retentionWorkKind, sweep.SettleDeadLetter)
+	// Retention runs after the deletion jobs, in the same window; the
+	// event's time names the window, so a retried invocation resumes it.
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		return errors.Join(w.Open(ctx), sweep.Open(ctx, ev.Time))
+	}, nil
 }

@@ -23,10 +23,10 @@ const WorkKind = "deletionChunk"
 
 // Chunk statuses.
 const (
-	chunkPending    = "pending"
-	chunkInProgress = "in_progress"
-	chunkDone       = "done"
-	chunkFailed     = "failed"
+	chunkPending    = lifecycle.ChunkPending
+	chunkInProgress = lifecycle.ChunkInProgress
+	chunkDone       = lifecycle.ChunkDone
+	chunkFailed     = lifecycle.ChunkFailed
 )
 
 // Work is the body of a work item: one chunk of a job.
@@ -203,32 +203,15 @@ func (s *Store) readChunk(ctx context.Context, chatTable string, work Work) (*ch
 // startAttempt counts an attempt and fixes the plan on the first one, in one
 // UpdateItem that returns what is stored.
 func (s *Store) startAttempt(ctx context.Context, work Work, plan map[string]outcome) (map[string]outcome, int, error) {
-	raw, _ := json.Marshal(plan)
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: chunkKey(work.JobID, work.Chunk),
-		UpdateExpression:          aws.String("SET #plan = if_not_exists(#plan, :plan), #status = :inprog ADD attempts :one"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #status IN (:pending, :inprog)"),
-		ExpressionAttributeNames:  map[string]string{"#plan": "planJSON", "#status": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":plan": ds.S(string(raw)), ":inprog": ds.S(chunkInProgress), ":pending": ds.S(chunkPending), ":one": &types.AttributeValueMemberN{Value: "1"}},
-		ReturnValues:              types.ReturnValueAllNew,
-	})
+	stored := map[string]outcome{}
+	n, err := s.chunkBook().StartAttempt(ctx, chunkKey(work.JobID, work.Chunk), plan, &stored)
 	if err != nil {
 		return nil, 0, err
 	}
-	stored := map[string]outcome{}
-	if err := json.Unmarshal([]byte(ds.String(out.Attributes, "planJSON")), &stored); err != nil {
-		return nil, 0, err
-	}
-	n, _ := strconv.Atoi(numberOf(out.Attributes["attempts"]))
 	return stored, n, nil
 }
 
-func numberOf(av types.AttributeValue) string {
-	if n, ok := av.(*types.AttributeValueMemberN); ok {
-		return n.Value
-	}
-	return "0"
-}
+func (s *Store) chunkBook() lifecycle.Chunks { return lifecycle.Chunks{DB: s.db, Table: s.table} }
 
 // lowerRetries records how many retries the job has left (best effort: it
 // only ever decreases).
@@ -243,19 +226,7 @@ func (s *Store) lowerRetries(ctx context.Context, work Work, left int) {
 
 // noteError keeps the last error of a chunk, to report it if it fails for good.
 func (s *Store) noteError(ctx context.Context, work Work, cause error) {
-	_, _ = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: chunkKey(work.JobID, work.Chunk),
-		UpdateExpression:          aws.String("SET lastError = :e"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":e": ds.S(truncate(cause.Error(), 500))},
-	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
+	s.chunkBook().NoteError(ctx, chunkKey(work.JobID, work.Chunk), cause)
 }
 
 type tally struct{ processed, deleted, skipped, failed, records, notFound, legalHold int }
@@ -305,20 +276,14 @@ func (s *Store) completeChunk(ctx context.Context, chatTable string, work Work, 
 	jobUpdate := t.update(now)
 	jobUpdate.TableName, jobUpdate.Key = &s.table, jobKey(work.BotID, work.JobID)
 	items := []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: &s.table, Key: chunkKey(work.JobID, work.Chunk),
-			UpdateExpression:          aws.String("SET #status = :done"),
-			ConditionExpression:       aws.String("#status = :inprog"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":done": ds.S(chunkDone), ":inprog": ds.S(chunkInProgress)},
-		}},
+		s.chunkBook().Done(chunkKey(work.JobID, work.Chunk)),
 		{Update: jobUpdate},
 	}
 	for _, id := range convDeletes {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(chatTable), Key: lifecycle.ConversationKey(work.BotID, id)}})
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+	if lifecycle.Settled(err) {
 		return false, nil
 	}
 	return err == nil, err
@@ -341,16 +306,10 @@ func (s *Store) failChunk(ctx context.Context, work Work, plan map[string]outcom
 	jobUpdate := t.update(clock.Format(time.Now()))
 	jobUpdate.TableName, jobUpdate.Key = &s.table, jobKey(work.BotID, work.JobID)
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName: &s.table, Key: chunkKey(work.JobID, work.Chunk),
-			UpdateExpression:          aws.String("SET #status = :failed, failures = :failures"),
-			ConditionExpression:       aws.String("#status IN (:pending, :inprog)"),
-			ExpressionAttributeNames:  map[string]string{"#status": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":failed": ds.S(chunkFailed), ":pending": ds.S(chunkPending), ":inprog": ds.S(chunkInProgress), ":failures": ds.Value(failures)},
-		}},
+		s.chunkBook().Fail(chunkKey(work.JobID, work.Chunk), ds.Value(failures)),
 		{Update: jobUpdate},
 	}})
-	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+	if lifecycle.Settled(err) {
 		return nil
 	}
 	return err

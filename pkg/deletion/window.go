@@ -31,6 +31,17 @@ type Window struct {
 	length    time.Duration
 	finish    *Finisher
 	log       *slog.Logger
+	// settlers end dead letters of other work kinds (retention chunks).
+	settlers map[string]func(context.Context, lifecycle.Item) error
+}
+
+// SettleAlso hands the window's dead letters of another kind to settle,
+// since the window drains the shared dead-letter queue.
+func (w *Window) SettleAlso(kind string, settle func(context.Context, lifecycle.Item) error) {
+	if w.settlers == nil {
+		w.settlers = map[string]func(context.Context, lifecycle.Item) error{}
+	}
+	w.settlers[kind] = settle
 }
 
 // NewWindow returns the deletion part of the off-peak handler.
@@ -66,6 +77,9 @@ func (w *Window) Open(ctx context.Context) error {
 // worker until SQS gave up on it, so its job can finish and say so.
 func (w *Window) settleDeadLetter(ctx context.Context, it lifecycle.Item) error {
 	if it.Kind != WorkKind {
+		if settle := w.settlers[it.Kind]; settle != nil {
+			return settle(ctx, it)
+		}
 		return nil
 	}
 	var work Work

@@ -13,6 +13,10 @@ const (
 	LifecycleDLQ       = "lifecycle-dlq"
 	OffpeakSchedule    = "offpeak"
 	DefaultOffpeakCron = "cron(0 2 * * ? *)"
+	// PoliciesFunction serves the retention policy API; ArchiveBucket
+	// receives what archive policies move out of the live tables.
+	PoliciesFunction = "policies"
+	ArchiveBucket    = "archive"
 )
 
 // OffpeakSettings are what every lifecycle function reads about the window.
@@ -44,14 +48,17 @@ func addLifecycle(t *Topology) {
 			VisibilityTimeout: 5 * time.Minute, Consumer: LifecycleFunction, BatchSize: 10},
 	)
 	all := []string{AdminTable, ChatTable, LifecycleTable}
+	archive := []string{ArchiveBucket}
 	t.Functions = append(t.Functions,
 		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings,
 			Timeout: 10 * time.Second, MemoryMB: 256},
+		// Policies: preview evaluates like the window, reading the chat table.
+		Function{Name: PoliciesFunction, Kind: HTTP, Tables: all, Timeout: 10 * time.Second, MemoryMB: 256},
 		Function{Name: OffpeakFunction, Kind: Scheduled, Tables: all, SendsTo: []string{LifecycleQueue},
 			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, PutsEvents: true, SendsEmail: true,
 			Timeout: 15 * time.Minute, MemoryMB: 512},
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
-		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Settings: OffpeakSettings,
+		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Buckets: archive, Settings: OffpeakSettings,
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{
@@ -61,6 +68,16 @@ func addLifecycle(t *Topology) {
 		"POST /api/public/bot/{botId}/conversations/delete",
 		"GET /api/public/bot/{botId}/conversations/delete/{jobId}",
 	)...)
+	t.Routes = append(t.Routes, routes(PoliciesFunction,
+		"POST /api/v1/policy/create",
+		"GET /api/v1/policy/list",
+		"GET /api/v1/policy/{policyId}/fetch",
+		"POST /api/v1/policy/{policyId}/update",
+		"POST /api/v1/policy/{policyId}/delete",
+		"GET /api/v1/policy/{policyId}/runs",
+		"POST /api/v1/policy/{policyId}/preview",
+	)...)
+	t.Buckets = append(t.Buckets, Bucket{Name: ArchiveBucket, Archive: true})
 	t.Routes = append(t.Routes, routes(AdminFunction,
 		"GET /v1/admin/bots/baks",
 		"POST /v1/admin/bots/baks",

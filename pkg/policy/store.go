@@ -1,0 +1,286 @@
+// Package policy implements ChatBotKit-style retention policies: the
+// /api/v1/policy/* API (create, list, fetch, update, delete, runs, preview)
+// and their store. Enforcement, at each off-peak window, is pkg/retention.
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/cursor"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+)
+
+// TypeRetention is the only policy type there is.
+const TypeRetention = "retention"
+
+// Policy is a policy as stored and answered.
+type Policy struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Type        string         `json:"type"`
+	BlueprintID *string        `json:"blueprintId"`
+	Config      Config         `json:"config"`
+	Meta        map[string]any `json:"meta"`
+	CreatedAt   string         `json:"createdAt"`
+	UpdatedAt   string         `json:"updatedAt"`
+	WorkspaceID string         `json:"-"`
+}
+
+// Store keeps policies in the lifecycle table:
+//
+//	policy  WS#<workspace>  POLICY#<policy>  gsi1 (every policy, for the window): POLICIES / <policy>
+//
+// Policy ids are ULIDs, so a workspace's partition lists them by creation.
+// Every change carries its audit record in the same TransactWriteItems.
+type Store struct {
+	db    ds.Client
+	table string
+	audit Auditor
+	pages *cursor.Codec
+}
+
+// Auditor makes the audit record write of a change.
+type Auditor interface {
+	AuditPut(r admin.AuditRecord) types.TransactWriteItem
+}
+
+// NewStore returns a policy store on the lifecycle table.
+func NewStore(db ds.Client, table string, audit Auditor, pages *cursor.Codec) *Store {
+	return &Store{db: db, table: table, audit: audit, pages: pages}
+}
+
+// IndexKey is the sparse index partition holding every policy.
+const IndexKey = "POLICIES"
+
+// Key is a policy's primary key.
+func Key(ws, id string) map[string]types.AttributeValue { return ds.Key("WS#"+ws, "POLICY#"+id) }
+
+func item(p Policy) map[string]types.AttributeValue {
+	it := ds.Item(p, map[string]string{ds.PK: "WS#" + p.WorkspaceID, ds.SK: "POLICY#" + p.ID, ds.GSI1PK: IndexKey, ds.GSI1SK: p.ID})
+	it["workspaceId"] = ds.S(p.WorkspaceID)
+	return it
+}
+
+// Read decodes a stored policy.
+func Read(it map[string]types.AttributeValue) (Policy, error) {
+	var p Policy
+	if err := ds.Unmarshal(it, &p); err != nil {
+		return p, err
+	}
+	p.WorkspaceID = ds.String(it, "workspaceId")
+	if p.Meta == nil {
+		p.Meta = map[string]any{}
+	}
+	return p, nil
+}
+
+// Create stores a new policy with its audit record: one TransactWriteItems.
+func (s *Store) Create(ctx context.Context, p Policy, audit admin.AuditRecord) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: item(p), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		s.audit.AuditPut(audit),
+	}})
+	return err
+}
+
+// Get returns a workspace's policy: one GetItem. Another workspace's
+// policy is missing.
+func (s *Store) Get(ctx context.Context, ws, id string) (Policy, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: Key(ws, id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Policy{}, err
+	}
+	if out.Item == nil {
+		return Policy{}, apperr.NotFound("policy", id)
+	}
+	return Read(out.Item)
+}
+
+// Change is an incremental update: nil fields keep their values.
+type Change struct {
+	Name, Description *string
+	BlueprintID       **string
+	Config            *Config
+	Meta              *map[string]any
+	UpdatedAt         string
+}
+
+// Update applies a change with its audit record: one TransactWriteItems,
+// conditioned on the policy existing in the workspace.
+func (s *Store) Update(ctx context.Context, ws, id string, c Change, audit admin.AuditRecord) error {
+	ub := expression.Set(expression.Name("updatedAt"), expression.Value(c.UpdatedAt))
+	if c.Name != nil {
+		ub = ub.Set(expression.Name("name"), expression.Value(*c.Name))
+	}
+	if c.Description != nil {
+		ub = ub.Set(expression.Name("description"), expression.Value(*c.Description))
+	}
+	if c.BlueprintID != nil {
+		ub = ub.Set(expression.Name("blueprintId"), expression.Value(ds.Value(*c.BlueprintID)))
+	}
+	if c.Config != nil {
+		ub = ub.Set(expression.Name("config"), expression.Value(ds.Value(*c.Config)))
+	}
+	if c.Meta != nil {
+		ub = ub.Set(expression.Name("meta"), expression.Value(ds.Value(*c.Meta)))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(ub).WithCondition(expression.AttributeExists(expression.Name(ds.PK))).Build()
+	if err != nil {
+		return err
+	}
+	return s.changeOne(ctx, id, types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.table, Key: Key(ws, id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}}, audit)
+}
+
+// Delete removes a policy with its audit record: one TransactWriteItems.
+// Its runs stay readable; a run in progress stops at its next chunk.
+func (s *Store) Delete(ctx context.Context, ws, id string, audit admin.AuditRecord) error {
+	return s.changeOne(ctx, id, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: &s.table, Key: Key(ws, id), ConditionExpression: aws.String("attribute_exists(pk)"),
+	}}, audit)
+}
+
+func (s *Store) changeOne(ctx context.Context, id string, change types.TransactWriteItem, audit admin.AuditRecord) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{change, s.audit.AuditPut(audit)}})
+	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		return apperr.NotFound("policy", id)
+	}
+	return err
+}
+
+// Filter narrows a list.
+type Filter struct {
+	Order       string // asc | desc
+	Type        string
+	BlueprintID string
+	Meta        map[string]string
+}
+
+func (f Filter) scope(ws string) string {
+	keys := make([]string, 0, len(f.Meta))
+	for k := range f.Meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "policies|%s|%s|%s|%s", ws, f.Order, f.Type, f.BlueprintID)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "|%q=%q", k, f.Meta[k])
+	}
+	return b.String()
+}
+
+// List returns one page of a workspace's policies: one Query of its
+// partition, filters applied within the page (so a filtered page may be
+// short while a cursor remains).
+func (s *Store) List(ctx context.Context, ws string, f Filter, token string, take int) ([]Policy, string, error) {
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("WS#" + ws)).And(expression.Key(ds.SK).BeginsWith("POLICY#")))
+	var conds []expression.ConditionBuilder
+	if f.Type != "" {
+		conds = append(conds, expression.Name("type").Equal(expression.Value(f.Type)))
+	}
+	if f.BlueprintID != "" {
+		conds = append(conds, expression.Name("blueprintId").Equal(expression.Value(f.BlueprintID)))
+	}
+	for k, v := range f.Meta {
+		conds = append(conds, metaCondition(k, v))
+	}
+	switch len(conds) {
+	case 0:
+	case 1:
+		b = b.WithFilter(conds[0])
+	default:
+		b = b.WithFilter(expression.And(conds[0], conds[1], conds[2:]...))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, "", err
+	}
+	page, err := ds.QueryPage(ctx, s.db, s.pages, f.scope(ws), token, take, &dynamodb.QueryInput{
+		TableName: &s.table, ScanIndexForward: aws.Bool(f.Order == "asc"),
+		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		if apperr.Is(err, apperr.InvalidQuery) {
+			return nil, "", apperr.New(apperr.InvalidQuery, "cursor is invalid, or belongs to another list or other filters")
+		}
+		return nil, "", err
+	}
+	out := make([]Policy, 0, len(page.Items))
+	for _, it := range page.Items {
+		p, err := Read(it)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, p)
+	}
+	return out, page.NextToken, nil
+}
+
+// metaCondition matches a meta field given as a query string: equal as a
+// string, or as the number or boolean the string spells.
+func metaCondition(k, v string) expression.ConditionBuilder {
+	name := expression.Name("meta").AppendName(expression.Name(k))
+	c := name.Equal(expression.Value(v))
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		c = c.Or(name.Equal(expression.Value(n)))
+	}
+	if bv, err := strconv.ParseBool(v); err == nil && (v == "true" || v == "false") {
+		c = c.Or(name.Equal(expression.Value(bv)))
+	}
+	return c
+}
+
+// All returns every policy of every workspace: Queries of the sparse
+// policy index, page by page (never a scan of the table).
+func (s *Store) All(ctx context.Context) ([]Policy, error) {
+	return s.query(ctx, &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(ds.GSI1),
+		KeyConditionExpression:    aws.String("#pk = :p"),
+		ExpressionAttributeNames:  map[string]string{"#pk": ds.GSI1PK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S(IndexKey)},
+	})
+}
+
+// OfWorkspace returns every policy of a workspace: Queries of its partition.
+func (s *Store) OfWorkspace(ctx context.Context, ws string) ([]Policy, error) {
+	return s.query(ctx, &dynamodb.QueryInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("#pk = :p AND begins_with(#sk, :s)"),
+		ExpressionAttributeNames:  map[string]string{"#pk": ds.PK, "#sk": ds.SK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S("WS#" + ws), ":s": ds.S("POLICY#")},
+	})
+}
+
+func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Policy, error) {
+	pages := dynamodb.NewQueryPaginator(s.db, in)
+	var out []Policy
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			p, err := Read(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
