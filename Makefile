@@ -7,7 +7,7 @@ STAGE ?= dev
 FUNCTIONS := $(filter-out local,$(notdir $(wildcard functions/*)))
 CONFORMANCE := pkg/conformance/testdata
 
-.PHONY: run test deps vet unit bench build synth deploy diff cdk-bootstrap fire demo clean
+.PHONY: run test deps vet unit bench bench-deletion build synth deploy diff cdk-bootstrap fire demo demo-deletion clean
 
 ## run: start the emulator, provision, bootstrap and serve every route (Ctrl-C stops all)
 run:
@@ -67,6 +67,15 @@ cdk-bootstrap:
 ## demo: a whole conversation against `make run` (DEV_PAT=<its token> make demo; needs curl and jq)
 demo:
 	PORT=$(PORT) bash pkg/chat/testdata/demo.sh
+
+## demo-deletion: deletion jobs by a bot API key's JWT against `make run` (needs curl, jq, openssl)
+demo-deletion:
+	PORT=$(PORT) bash pkg/deletion/testdata/demo.sh
+
+## bench-deletion: one deletion job of CONVERSATIONS conversations × 20 messages through window, queue and worker
+CONVERSATIONS ?= 1000
+bench-deletion:
+	PARLEY_BENCH_CONVERSATIONS=$(CONVERSATIONS) $(GO) test -run '^$$' -bench BenchmarkDeletionJob -benchtime 1x -timeout 0 ./pkg/deletion
 
 ## fire: run a schedule now against `make run` (SCHEDULE=offpeak)
 fire:

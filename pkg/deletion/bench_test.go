@@ -14,13 +14,13 @@ import (
 )
 
 // BenchmarkDeletionJob runs one cId job over PARLEY_BENCH_CONVERSATIONS
-// conversations (default 10,000) of 20 messages each through the real
+// conversations of 20 messages each through the real
 // window, queue and worker, and reports deleted items per second and
 // DynamoDB write calls per deleted item (`make bench-deletion`).
 func BenchmarkDeletionJob(b *testing.B) {
-	n := 10000
-	if v, err := strconv.Atoi(os.Getenv("PARLEY_BENCH_CONVERSATIONS")); err == nil && v > 0 {
-		n = v
+	n, err := strconv.Atoi(os.Getenv("PARLEY_BENCH_CONVERSATIONS"))
+	if err != nil || n <= 0 {
+		b.Skip("set PARLEY_BENCH_CONVERSATIONS, or run make bench-deletion")
 	}
 	env := testenv.Stack(b)
 	for i := 0; i < b.N; i++ {

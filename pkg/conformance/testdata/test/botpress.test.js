@@ -205,6 +205,22 @@ test('getBot of an unknown id is a 404', async () => {
   await rejectsApi(wclient.getBot({ id: fakeId('bot') }), { type: 'ResourceNotFound', code: 404 })
 })
 
+test('bot API keys: create (value once), list, delete', async () => {
+  const wclient = need('wclient')
+  const { bot } = await wclient.createBot({ name: `keys-${RUN}` })
+  const key = await wclient.createBotApiKey({ botId: bot.id, note: 'deletions' })
+  assert.ok(key.value && key.id && key.note === 'deletions', 'the key and its value are returned once')
+  assertTimestamp(key.createdAt, 'bak.createdAt')
+  const { baks } = await wclient.listBotApiKeys({ botId: bot.id })
+  assert.deepEqual(baks.map((k) => k.id), [key.id])
+  assert.ok(baks.every((k) => k.value === undefined), 'listed keys never show their value')
+  assert.deepEqual(await wclient.deleteBotApiKey({ id: key.id }), {})
+  assert.deepEqual((await wclient.listBotApiKeys({ botId: bot.id })).baks, [])
+  await rejectsApi(wclient.deleteBotApiKey({ id: key.id }), { type: 'ResourceNotFound', code: 404 })
+  await rejectsApi(wclient.createBotApiKey({ botId: fakeId('bot') }), { type: 'ResourceNotFound', code: 404 })
+  assert.deepEqual(await wclient.deleteBot({ id: bot.id }), {}) // keep the workspace's botCount as later tests expect
+})
+
 // ---------------------------------------------------------------- admin (issue 4)
 
 test('updateWorkspace / usages / quotas / audit records', async () => {
@@ -528,64 +544,6 @@ test('getOrCreateUser: discriminateByTags narrows the match', async () => {
 
   const listed = await c.listUsers({ tags: { extid } })
   assert.deepEqual(listed.users.map((u) => u.id), [first.user.id], 'exactly one user for that extid')
-})
-
-// ---------------------------------------------------------------- chat: conversations … actions
-
-test('conversations, participants, messages, events, states and actions', async () => {
-  const c = need('bclient')
-  const { user } = await c.createUser({ tags: { suite: RUN } })
-  const { conversation } = await c.createConversation({ channel: 'web', tags: {} })
-  assert.equal(lastRecord('createConversation').status, 201)
-  assertId(conversation.id, 'conversation.id')
-  assert.deepEqual((await c.getConversation({ id: conversation.id })).conversation, conversation)
-  const goc = await c.getOrCreateConversation({ channel: 'web', tags: {}, discriminateByTags: [] })
-  assertId(goc.conversation.id, 'conversation.id')
-  const upd = await c.updateConversation({ id: conversation.id, tags: {} })
-  assert.equal(upd.conversation.id, conversation.id)
-  assert.ok((await c.listConversations({})).conversations.some((x) => x.id === conversation.id))
-  assert.ok((await c.listConversations({ participantIds: [user.id] })).conversations.length === 0)
-
-  const { participant } = await c.addParticipant({ id: conversation.id, userId: user.id })
-  assert.equal(participant.id, user.id)
-  assert.equal((await c.getParticipant({ id: conversation.id, userId: user.id })).participant.id, user.id)
-  assert.deepEqual((await c.listParticipants({ id: conversation.id })).participants.map((p) => p.id), [user.id])
-
-  const { message } = await c.createMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: { text: 'hi' }, tags: {} })
-  assert.equal(lastRecord('createMessage').status, 201)
-  assert.equal(message.direction, 'outgoing')
-  assert.deepEqual((await c.getMessage({ id: message.id })).message, message)
-  const g = await c.getOrCreateMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: { text: 'once' }, tags: {} })
-  assertId(g.message.id, 'message.id')
-  assert.equal((await c.updateMessage({ id: message.id, tags: {} })).message.id, message.id)
-  assert.ok((await c.listMessages({ conversationId: conversation.id })).messages.some((m) => m.id === message.id))
-  await rejectsApi(c.createMessage({ conversationId: conversation.id, userId: user.id, type: 'text', payload: {}, tags: {} }), { type: 'InvalidPayload', code: 400 })
-  await rejectsApi(c.createMessage({ conversationId: fakeId('conv'), userId: user.id, type: 'text', payload: { text: 'x' }, tags: {} }), { type: 'ReferenceNotFound', code: 400 })
-  assert.deepEqual(await c.deleteMessage({ id: message.id }), {})
-
-  const { event } = await c.createEvent({ type: 'ping', payload: {}, conversationId: conversation.id })
-  assert.equal(lastRecord('createEvent').status, 201)
-  assert.equal(event.status, 'ignored')
-  assert.equal((await c.getEvent({ id: event.id })).event.id, event.id)
-  assert.ok((await c.listEvents({ conversationId: conversation.id })).events.some((e) => e.id === event.id))
-  const later = await c.createEvent({ type: 'later', payload: {}, schedule: { delay: 600000 } })
-  assert.equal(later.event.status, 'scheduled')
-  assert.deepEqual(await c.cancelScheduledEvent({ id: later.event.id }), {})
-
-  const ref = { type: 'conversation', id: conversation.id, name: 'ctx' }
-  const set = await c.setState({ ...ref, payload: { step: 1 } })
-  assert.equal(set.state.conversationId, conversation.id)
-  assert.deepEqual((await c.patchState({ ...ref, payload: { lang: 'en' } })).state.payload, { step: 1, lang: 'en' })
-  assert.deepEqual((await c.getState(ref)).state.payload, { step: 1, lang: 'en' })
-  assert.deepEqual((await c.getOrSetState({ ...ref, payload: { other: true } })).state.payload, { step: 1, lang: 'en' })
-  assert.equal((await c.setStateExpiry({ ...ref, expiry: 60000 })).state.id, set.state.id)
-
-  await rejectsApi(c.callAction({ type: 'nowhere:thing', input: {} }), { type: 'Runtime', code: 400 })
-
-  assert.deepEqual(await c.removeParticipant({ id: conversation.id, userId: user.id }), {})
-  assert.deepEqual(await c.deleteConversation({ id: conversation.id }), {})
-  await rejectsApi(c.getConversation({ id: conversation.id }), { type: 'ResourceNotFound', code: 404 })
-  await rejectsApi(c.getState(ref), { type: 'ResourceNotFound', code: 404 })
 })
 
 // ---------------------------------------------------------------- chat: conversations … actions
