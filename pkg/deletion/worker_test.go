@@ -67,6 +67,7 @@ type rig struct {
 	db       *faulty
 	clock    *clock.Fixed
 	queueURL string
+	dlqURL   string
 	window   *deletion.Window
 	worker   *lifecycle.Worker
 	sqs      *sqs.Client
@@ -84,7 +85,7 @@ func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{env: env, db: &faulty{Client: env.Deps.DB}, clock: &clock.Fixed{T: at}, queueURL: *made.QueueUrl, sqs: q}
+	r := &rig{env: env, db: &faulty{Client: env.Deps.DB}, clock: &clock.Fixed{T: at}, queueURL: *made.QueueUrl, dlqURL: *dlq.QueueUrl, sqs: q}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	store := deletion.NewStore(r.db, env.Env["TABLE_LIFECYCLE"])
 	fin := deletion.NewFinisher(store, r.clock, noProof{}, time.Hour, log)
@@ -257,3 +258,36 @@ func TestDeletionWaitsForTheNextWindow(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }
+
+// A work item that crashed the worker until SQS moved it to the DLQ ends its
+// chunk as failed at the next window, and the job says so.
+func TestDeletionSettlesDeadLetters(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	c, _ := seed(t, env, w.bot, "user_d", time.Now().Add(-time.Hour), 2, nil)
+	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
+	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Redrive by hand: the job's work item goes to the DLQ unprocessed.
+	for _, m := range r.receive(t).Records {
+		if contains(m.Body, job) {
+			if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &r.dlqURL, MessageBody: aws.String(m.Body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := w.status(t, job).Body
+	failures, _ := body["failures"].([]any)
+	if body["status"] != "failed" || result(body)["failedCount"] != 1 || len(failures) != 1 ||
+		!contains(failures[0].(map[string]any)["reason"].(string), "dead-lettered") {
+		t.Fatalf("after the dead letter: %v", body)
+	}
+	if stored(t, env, w.bot, c) == 0 {
+		t.Fatal("a dead-lettered conversation was deleted")
+	}
+}

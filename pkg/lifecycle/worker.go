@@ -50,7 +50,7 @@ func NewWorker(handlers map[string]Handler, queue Queue, queueURL string, log *s
 // Backoff is how long a failed item waits before it is seen again: it grows
 // with the number of receives (1, 2, 4 … seconds, capped at 5 minutes).
 func Backoff(receiveCount int) time.Duration {
-	d := time.Second << min(max(receiveCount-1, 0), 8)
+	d := time.Second << min(max(receiveCount-1, 0), 9)
 	return min(d, 5*time.Minute)
 }
 
