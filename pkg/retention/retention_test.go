@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/parley-dev/parley/pkg/app"
 	"github.com/parley-dev/parley/pkg/retention"
 	"github.com/parley-dev/parley/pkg/testenv"
+	"github.com/parley-dev/parley/pkg/topology"
 )
 
 func TestRetentionWindow(t *testing.T) {
@@ -165,5 +168,51 @@ func TestCostGrowsWithDueOnly(t *testing.T) {
 	want(t, w.call(t, "POST", "/"+pol+"/update", map[string]any{"config": map[string]any{"maxAge": "P7D", "basis": "createdAt"}}), 200, "")
 	if n := read(); n != 3 {
 		t.Fatalf("by creation: %v index entries read, want 3", n)
+	}
+}
+
+// The same window delivered twice (EventBridge retries an invocation) and
+// its chunks delivered twice: one run per policy, exact counts.
+func TestSameWindowTwice(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	now := time.Now().UTC()
+	var convs []*conv
+	for i := 0; i < 30; i++ { // two chunks
+		c := &conv{bot: w.bot, created: now.AddDate(0, 0, -20), messages: 2}
+		seed(t, env, c)
+		convs = append(convs, c)
+	}
+	pol := w.create(t, "dup", map[string]any{"maxAge": "P7D"})
+	deps := env.Deps
+	deps.Config.Settings, deps.Config.Env = topology.OffpeakSettings, env.Env
+	offpeak, err := app.Scheduled(topology.OffpeakFunction, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := events.EventBridgeEvent{Time: now.Add(time.Minute)}
+	done := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() { done <- offpeak(context.Background(), ev) }()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := offpeak(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	runs := w.awaitRuns(t, pol, 1)
+	if got := counts(runs[0]); got != "total=30 archived=30 deleted=0 skipped=0 failed=0 reasons=map[legalHold:0 notDue:0 notFound:0 policyDeleted:0]" {
+		t.Fatalf("run: %s", got)
+	}
+	for _, c := range convs {
+		if stored(t, env, w.bot, c.id) != 0 {
+			t.Fatalf("conversation %s kept", c.id)
+		}
+		if lines, _ := archive(t, env, retention.ArchiveKey(w.ws, w.bot, c.id, c.created)); len(lines) != c.items {
+			t.Fatalf("archive of %s has %d lines, want %d", c.id, len(lines), c.items)
+		}
 	}
 }
