@@ -4,6 +4,7 @@ package emulator
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -31,8 +32,9 @@ or run LocalStack and point Parley at it with
 
 // Server is a running moto_server process.
 type Server struct {
-	URL string
-	cmd *exec.Cmd
+	URL     string
+	cmd     *exec.Cmd
+	cleanup func()
 }
 
 // Start launches moto_server on a free loopback port and returns once it
@@ -43,18 +45,46 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
+	s, err := start(ctx, serialCommand)
+	if err != nil {
+		// The wrapper needs moto importable by python3; moto_server alone
+		// still serves, with DynamoDB requests interleaved.
+		s, err = start(ctx, func(port int) (*exec.Cmd, func()) {
+			return exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)), func() {}
+		})
+	}
+	return s, err
+}
+
+//go:embed moto_serial.py
+var serialScript []byte
+
+// serialCommand runs moto through moto_serial.py, which serializes DynamoDB
+// requests as DynamoDB's conditional writes and transactions require.
+func serialCommand(port int) (*exec.Cmd, func()) {
+	f, err := os.CreateTemp("", "parley-moto-*.py")
+	if err != nil {
+		return exec.Command("false"), func() {}
+	}
+	_, _ = f.Write(serialScript)
+	f.Close()
+	return exec.Command("python3", f.Name(), "127.0.0.1", strconv.Itoa(port)), func() { os.Remove(f.Name()) }
+}
+
+func start(ctx context.Context, command func(port int) (*exec.Cmd, func())) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd, cleanup := command(port)
 	cmd.Stdout, cmd.Stderr = nil, nil
 	// Own process group, so stopping it also stops the workers moto forks.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
+		cleanup()
+		return nil, fmt.Errorf("start moto: %w", err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, cleanup: cleanup}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	if err := s.waitReady(ctx, exited); err != nil {
@@ -108,6 +138,7 @@ func (s *Server) Stop() {
 	}()
 	<-done
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	s.cleanup()
 }
 
 // Reset wipes all of the emulator's state (moto's /moto-api/reset).
