@@ -126,7 +126,25 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		}
 		c.Scope = s
 	}
+	c.Scope = c.Scope.normalized()
 	return c, nil
+}
+
+// normalized answers empty lists and maps rather than nulls.
+func (s Scope) normalized() Scope {
+	if s.BotIDs == nil {
+		s.BotIDs = []string{}
+	}
+	if s.Channels == nil {
+		s.Channels = []string{}
+	}
+	if s.IntegrationNames == nil {
+		s.IntegrationNames = []string{}
+	}
+	if s.Tags == nil {
+		s.Tags = map[string]string{}
+	}
+	return s
 }
 
 // resources accepts one resource name, or a list holding exactly one.

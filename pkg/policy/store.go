@@ -79,6 +79,7 @@ func Read(it map[string]types.AttributeValue) (Policy, error) {
 		return p, err
 	}
 	p.WorkspaceID = ds.String(it, "workspaceId")
+	p.Config.Scope = p.Config.Scope.normalized()
 	if p.Meta == nil {
 		p.Meta = map[string]any{}
 	}
