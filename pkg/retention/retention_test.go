@@ -8,8 +8,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/app"
+	"github.com/parley-dev/parley/pkg/cursor"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/policy"
 	"github.com/parley-dev/parley/pkg/retention"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -213,6 +221,133 @@ func TestSameWindowTwice(t *testing.T) {
 		}
 		if lines, _ := archive(t, env, retention.ArchiveKey(w.ws, w.bot, c.id, c.created)); len(lines) != c.items {
 			t.Fatalf("archive of %s has %d lines, want %d", c.id, len(lines), c.items)
+		}
+	}
+}
+
+func TestEventsArchive(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	now := time.Now().UTC()
+	table := env.Env["TABLE_CHAT"]
+	put := func(at time.Time) string {
+		evt := id.NewAt(id.Event, at)
+		item := ds.Item(map[string]any{"id": evt, "type": "custom", "payload": map[string]any{"n": evt}, "createdAt": iso(at)},
+			map[string]string{ds.PK: "BOT#" + w.bot, ds.SK: "EVT#" + evt, "gsi2pk": "BOT#" + w.bot + "#EVTS", "gsi2sk": evt})
+		if _, err := env.Deps.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		return evt
+	}
+	oldEvt, newEvt := put(now.AddDate(0, 0, -10)), put(now.Add(-time.Hour))
+	pol := w.create(t, "events", map[string]any{"maxAge": "P7D", "resources": "events"})
+	if err := env.Fire(context.Background(), "offpeak"); err != nil {
+		t.Fatal(err)
+	}
+	run := w.awaitRuns(t, pol, 1)[0]
+	if got := counts(run); got != "total=1 archived=1 deleted=0 skipped=0 failed=0 reasons=map[legalHold:0 notDue:0 notFound:0 policyDeleted:0]" {
+		t.Fatalf("events run: %s", got)
+	}
+	get := func(evt string) bool {
+		out, err := env.Deps.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &table, Key: ds.Key("BOT#"+w.bot, "EVT#"+evt)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item != nil
+	}
+	if get(oldEvt) || !get(newEvt) {
+		t.Fatal("the old event should be gone and the new one kept")
+	}
+	started, _ := time.Parse(time.RFC3339, run["startedAt"].(string))
+	key := fmt.Sprintf("%s/%s/events/%04d/%02d/%s-00000.jsonl.gz", w.ws, w.bot, started.Year(), started.Month(), run["id"])
+	lines, _ := archive(t, env, key)
+	if len(lines) != 1 || lines[0].Data["id"] != oldEvt || lines[0].Data["payload"].(map[string]any)["n"] != oldEvt {
+		t.Fatalf("events archive: %+v", lines)
+	}
+}
+
+// Each chunk delivered twice at once (SQS at-least-once): one action, one count.
+func TestDuplicateDelivery(t *testing.T) {
+	env := testenv.Stack(t)
+	ctx := context.Background()
+	w := newWorld(t, env)
+	now := time.Now().UTC()
+	var convs []*conv
+	for i := 0; i < 30; i++ {
+		c := &conv{bot: w.bot, created: now.AddDate(0, 0, -20), messages: 3}
+		seed(t, env, c)
+		convs = append(convs, c)
+	}
+	pol := w.create(t, "dup", map[string]any{"maxAge": "P7D", "action": "delete"})
+
+	// The window's work goes to a queue nobody polls, so this test delivers it.
+	q := sqs.NewFromConfig(env.AWS)
+	name := "held-" + strings.ToLower(id.New("q")[2:])
+	created, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := env.Deps
+	deps.Config.Settings, deps.Config.Env = topology.OffpeakSettings, env.Env
+	pages := cursor.New([]byte("k"))
+	adm := admin.NewStore(deps.DB, env.Env["TABLE_ADMIN"], pages)
+	policies := policy.NewStore(deps.DB, env.Env["TABLE_LIFECYCLE"], adm, pages)
+	runs := retention.NewRuns(deps.DB, env.Env["TABLE_LIFECYCLE"], pages, adm, deps.Clock, deps.Log)
+	sweep := retention.NewSweep(policies, retention.NewFinder(deps.DB, env.Env["TABLE_CHAT"], adm), runs, q, *created.QueueUrl, deps.Clock, time.Hour, deps.Log)
+	if err := sweep.Open(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	// The shared stack's other policies were evaluated too: deliver all.
+	var msgs []sqstypes.Message
+	for {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: created.QueueUrl, MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		msgs = append(msgs, out.Messages...)
+	}
+	mine := 0
+	for _, m := range msgs {
+		if strings.Contains(*m.Body, pol) {
+			mine++
+		}
+	}
+	if mine != 2 {
+		t.Fatalf("%d chunks of the policy queued, want 2", mine)
+	}
+	worker, err := app.Worker(topology.LifecycleFunction, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch events.SQSEvent
+	for i, m := range msgs {
+		for copy := 0; copy < 2; copy++ {
+			batch.Records = append(batch.Records, events.SQSMessage{MessageId: fmt.Sprint(i, "-", copy), Body: *m.Body, ReceiptHandle: *m.ReceiptHandle})
+		}
+	}
+	done := make(chan events.SQSEventResponse, 2)
+	for i := 0; i < 2; i++ {
+		go func() { res, _ := worker(ctx, batch); done <- res }()
+	}
+	for i := 0; i < 2; i++ {
+		if res := <-done; len(res.BatchItemFailures) > 0 {
+			t.Fatalf("failures: %v", res.BatchItemFailures)
+		}
+	}
+	run := w.awaitRuns(t, pol, 1)[0]
+	total := 0
+	for _, c := range convs {
+		total += c.items
+	}
+	if got := counts(run); got != "total=30 archived=0 deleted=30 skipped=0 failed=0 reasons=map[legalHold:0 notDue:0 notFound:0 policyDeleted:0]" || run["erasedRecords"] != float64(total) {
+		t.Fatalf("run: %s, erased %v (want %d)", got, run["erasedRecords"], total)
+	}
+	for _, c := range convs {
+		if stored(t, env, w.bot, c.id) != 0 {
+			t.Fatalf("conversation %s kept", c.id)
 		}
 	}
 }

@@ -52,6 +52,8 @@ type Work struct {
 type outcome struct {
 	Action string `json:"a"` // archive | delete | skip
 	Reason string `json:"r,omitempty"`
+	// Records is how many live items acting on it erases, as first found.
+	Records int `json:"n,omitempty"`
 }
 
 // Objects is the part of S3 the archiver uses.
@@ -171,6 +173,18 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 			plan[it.ID] = outcome{Action: work.Config.Action}
 		}
 	}
+	// What each item holds is read before the plan is fixed, so the first
+	// attempt's counts stand however the deliveries interleave.
+	contents := map[string][]map[string]types.AttributeValue{}
+	for _, it := range work.Items {
+		if o := plan[it.ID]; o.Action != "skip" {
+			if contents[it.ID], err = w.contents(ctx, work, it, o.Action); err != nil {
+				return err
+			}
+			o.Records = len(contents[it.ID]) + 1
+			plan[it.ID] = o
+		}
+	}
 	stored := map[string]outcome{}
 	attempts, err := w.runs.book().StartAttempt(ctx, chunkKey(work.RunID, work.Chunk), plan, &stored)
 	if ds.IsConditionFailed(err) {
@@ -189,49 +203,41 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 
 	var erase []map[string]types.AttributeValue // partition contents
 	var finals []map[string]types.AttributeValue
+	var archivedEvents []map[string]types.AttributeValue
 	erased := 0
-	if work.Config.Resources == policy.ResourceEvents {
-		var archived []map[string]types.AttributeValue
-		for _, it := range work.Items {
-			if o := stored[it.ID]; o.Action == policy.ActionArchive || o.Action == policy.ActionDelete {
-				k := itemKey(work.Config, it)
-				finals = append(finals, k)
-				if item, ok := found[keyString(k)]; ok && o.Action == policy.ActionArchive {
-					archived = append(archived, item)
-				}
-			}
+	for _, it := range work.Items {
+		o := stored[it.ID]
+		if o.Action != policy.ActionArchive && o.Action != policy.ActionDelete {
+			continue
 		}
-		if len(archived) > 0 {
-			if err := w.archiveEvents(ctx, work, archived, attempts > 1); err != nil {
+		erased += o.Records
+		k := itemKey(work.Config, it)
+		finals = append(finals, k)
+		item, ok := found[keyString(k)]
+		if work.Config.Resources == policy.ResourceEvents {
+			if ok && o.Action == policy.ActionArchive {
+				archivedEvents = append(archivedEvents, item)
+			}
+			continue
+		}
+		c, read := contents[it.ID]
+		if !read { // this attempt saw it differently; the stored plan rules
+			if c, err = w.contents(ctx, work, it, o.Action); err != nil {
 				return err
 			}
 		}
-		erased = len(finals)
-	} else {
-		for _, it := range work.Items {
-			o := stored[it.ID]
-			if o.Action != policy.ActionArchive && o.Action != policy.ActionDelete {
-				continue
-			}
-			conv, ok := found[keyString(itemKey(work.Config, it))]
-			var contents []map[string]types.AttributeValue
-			if o.Action == policy.ActionArchive {
-				if contents, err = w.partition(ctx, work.BotID, it.ID); err != nil {
-					return err
-				}
-				// Only a conversation still there is archived: on a retry
-				// after its erasure, the first attempt's object stays.
-				if ok {
-					if err := w.archiveConversation(ctx, work, conv, contents, attempts > 1); err != nil {
-						return err
-					}
-				}
-			} else if contents, err = w.purger.PartitionKeys(ctx, work.BotID, it.ID); err != nil {
+		// Only a conversation still there is archived: on a retry after its
+		// erasure, the first attempt's object stays.
+		if o.Action == policy.ActionArchive && ok {
+			if err := w.archiveConversation(ctx, work, item, c, attempts > 1); err != nil {
 				return err
 			}
-			erase = append(erase, contents...)
-			finals = append(finals, lifecycle.ConversationKey(work.BotID, it.ID))
-			erased += len(contents) + 1
+		}
+		erase = append(erase, c...)
+	}
+	if len(archivedEvents) > 0 {
+		if err := w.archiveEvents(ctx, work, archivedEvents, attempts > 1); err != nil {
+			return err
 		}
 	}
 	if err := w.purger.Delete(ctx, erase); err != nil {
@@ -242,6 +248,18 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 		return err
 	}
 	return w.runs.IfDone(ctx, work.WorkspaceID, work.PolicyID, work.RunID)
+}
+
+// contents reads what acting on an item erases besides the item itself:
+// a conversation's partition (whole items to archive, keys to delete).
+func (w *Worker) contents(ctx context.Context, work Work, it Item, action string) ([]map[string]types.AttributeValue, error) {
+	switch {
+	case work.Config.Resources == policy.ResourceEvents:
+		return nil, nil
+	case action == policy.ActionArchive:
+		return w.partition(ctx, work.BotID, it.ID)
+	}
+	return w.purger.PartitionKeys(ctx, work.BotID, it.ID)
 }
 
 func held(conv map[string]types.AttributeValue) bool {
