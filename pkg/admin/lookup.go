@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/auth"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
 
@@ -45,4 +47,56 @@ func (s *Store) BotCreated(ctx context.Context, botID string) (time.Time, error)
 		return time.Time{}, err
 	}
 	return clock.Parse(ds.String(out.Item, "createdAt"))
+}
+
+// BotKey is the key of a bot's item in the admin table, for callers that
+// read it in a batch with their own items.
+func BotKey(botID string) map[string]types.AttributeValue { return botKey(botID) }
+
+var _ auth.BotDirectory = (*Store)(nil)
+
+// TokenAndBot implements auth.BotDirectory: the token and the whole bot
+// record (url, signing secret, installed integrations) in one BatchGetItem.
+func (s *Store) TokenAndBot(ctx context.Context, hash, botID string) (auth.Token, bool, auth.BotRecord, error) {
+	items, err := s.batchGet(ctx, tokenKey(hash), botKey(botID))
+	if err != nil || items[0] == nil {
+		return auth.Token{}, false, auth.BotRecord{}, err
+	}
+	rec, err := BotRecordOf(items[1])
+	return auth.Token{ID: ds.String(items[0], "id"), AccountID: ds.String(items[0], "accountId")}, true, rec, err
+}
+
+// BotRecordOf reads the fields of a stored bot item that the chat API needs
+// (empty for a missing bot). Integration urls come from the installation
+// entries (key "url"), where dev integrations keep them.
+func BotRecordOf(item map[string]types.AttributeValue) (auth.BotRecord, error) {
+	if item == nil {
+		return auth.BotRecord{}, nil
+	}
+	var b struct {
+		WorkspaceID   string                    `json:"workspaceId"`
+		URL           string                    `json:"url"`
+		SigningSecret string                    `json:"signingSecret"`
+		Integrations  map[string]map[string]any `json:"integrations"`
+	}
+	if err := ds.Unmarshal(item, &b); err != nil {
+		return auth.BotRecord{}, err
+	}
+	rec := auth.BotRecord{WorkspaceID: b.WorkspaceID, URL: b.URL, SigningSecret: b.SigningSecret, Integrations: map[string]auth.Integration{}}
+	for key, in := range b.Integrations {
+		str := func(k string) string { s, _ := in[k].(string); return s }
+		enabled, ok := in["enabled"].(bool)
+		rec.Integrations[key] = auth.Integration{ID: str("id"), Name: str("name"), URL: str("url"), Enabled: enabled || !ok}
+	}
+	return rec, nil
+}
+
+// IntegrationURL reads the url of an integration (dev integrations have one)
+// from its definition: one GetItem.
+func (s *Store) IntegrationURL(ctx context.Context, integrationID string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: integrationKey(integrationID)})
+	if err != nil {
+		return "", err
+	}
+	return ds.String(out.Item, "url"), nil
 }

@@ -148,15 +148,8 @@ func (s *Store) Token(ctx context.Context, hash string) (auth.Token, bool, error
 
 // TokenAndBotWorkspace implements auth.Directory with one BatchGetItem.
 func (s *Store) TokenAndBotWorkspace(ctx context.Context, hash, botID string) (auth.Token, bool, string, error) {
-	items, err := s.batchGet(ctx, tokenKey(hash), botKey(botID))
-	if err != nil {
-		return auth.Token{}, false, "", err
-	}
-	tok, bot := items[0], items[1]
-	if tok == nil {
-		return auth.Token{}, false, "", nil
-	}
-	return auth.Token{ID: ds.String(tok, "id"), AccountID: ds.String(tok, "accountId")}, true, ds.String(bot, "workspaceId"), nil
+	tok, found, bot, err := s.TokenAndBot(ctx, hash, botID)
+	return tok, found, bot.WorkspaceID, err
 }
 
 // Role implements auth.Directory.

@@ -228,11 +228,12 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 	return nil, fmt.Errorf("no scheduled function named %q", name)
 }
 
-// chatParts builds the chat store, the chat function's auth directory (which
-// reads the bot record with the token) and its outbound connections.
-func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chat.Store, *chat.Directory, chat.Outbound) {
+// chatParts builds the chat store, the chat function's auth directory (the
+// admin store, which reads the bot record with the token) and its outbound
+// connections.
+func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chat.Store, *admin.Store, chat.Outbound) {
 	store := chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
-	dir := chat.NewDirectory(adminStore, d.DB, d.Config.Table(topology.AdminTable))
+	dir := adminStore
 	return store, dir, chat.Outbound{
 		Dispatch:  chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)]),
 		Hook:      chat.Webhook{Client: &http.Client{Timeout: 8 * time.Second}, Clock: d.Clock},

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
@@ -192,7 +193,7 @@ func (w *Worker) Handle(ctx context.Context, body string) error {
 func (w *Worker) event(ctx context.Context, j job) error {
 	out, err := w.store.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
 		w.store.table: {Keys: []map[string]types.AttributeValue{ds.Key(j.PK, j.SK)}, ConsistentRead: aws.Bool(true)},
-		w.adminTable:  {Keys: []map[string]types.AttributeValue{ds.Key(botPK(j.Bot), "BOT")}, ConsistentRead: aws.Bool(true)},
+		w.adminTable:  {Keys: []map[string]types.AttributeValue{admin.BotKey(j.Bot)}, ConsistentRead: aws.Bool(true)},
 	}})
 	if err != nil {
 		return err
@@ -216,7 +217,7 @@ func (w *Worker) event(ctx context.Context, j job) error {
 		return err
 	}
 	key := ds.Key(j.PK, j.SK)
-	rec, err := botRecord(bot)
+	rec, err := admin.BotRecordOf(bot)
 	if err != nil {
 		return err
 	}
@@ -291,11 +292,11 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 	if m.Direction != Incoming {
 		return nil
 	}
-	out, err := w.store.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &w.adminTable, Key: ds.Key(botPK(j.Bot), "BOT"), ConsistentRead: aws.Bool(true)})
+	out, err := w.store.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &w.adminTable, Key: admin.BotKey(j.Bot), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return err
 	}
-	rec, err := botRecord(out.Item)
+	rec, err := admin.BotRecordOf(out.Item)
 	if err != nil || rec.URL == "" {
 		return err
 	}

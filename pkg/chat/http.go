@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -19,7 +20,12 @@ type API struct {
 	clock    clock.Clock
 	dispatch *Dispatcher
 	hook     Webhook
-	dir      *Directory
+	dir      Integrations
+}
+
+// Integrations finds the url of an integration that has one.
+type Integrations interface {
+	IntegrationURL(ctx context.Context, integrationID string) (string, error)
 }
 
 // Outbound is how the chat API reaches beyond its table: deliveries and
@@ -29,7 +35,7 @@ type API struct {
 type Outbound struct {
 	Dispatch  *Dispatcher
 	Hook      Webhook
-	Directory *Directory
+	Directory Integrations
 }
 
 // NewAPI returns the chat API.
