@@ -170,22 +170,11 @@ func (s *Store) ListTokens(ctx context.Context, accountID string) ([]PAT, error)
 		TableName: &s.table, IndexName: aws.String(ds.GSI1), ScanIndexForward: aws.Bool(false),
 		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}
-	pats := []PAT{}
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			var pat PAT
-			if err := ds.Unmarshal(it, &pat); err != nil {
-				return nil, err
-			}
-			pats = append(pats, pat)
-		}
+	pats, err := ds.QueryAll[PAT](ctx, s.db, in)
+	if pats == nil {
+		pats = []PAT{}
 	}
-	return pats, nil
+	return pats, err
 }
 
 // DeleteToken revokes one of the account's tokens: the id leads to the

@@ -92,26 +92,14 @@ func (s *Store) Create(ctx context.Context, workspaceID, botID string, k Key) er
 // List returns a bot's keys (a bot holds a handful: one Query, all pages).
 func (s *Store) List(ctx context.Context, botID string) ([]Key, error) {
 	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.GSI1PK).Equal(expression.Value("BOT#" + botID + "#BAKS"))).Build()
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	keys, err := ds.QueryAll[Key](ctx, s.db, &dynamodb.QueryInput{
 		TableName: &s.table, IndexName: aws.String(ds.GSI1), ScanIndexForward: aws.Bool(false),
 		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	keys := []Key{}
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			var k Key
-			if err := ds.Unmarshal(it, &k); err != nil {
-				return nil, err
-			}
-			k.Value = ""
-			keys = append(keys, k)
-		}
+	if keys == nil {
+		keys = []Key{}
 	}
-	return keys, nil
+	return keys, err
 }
 
 // Delete removes a key of the workspace: one conditional DeleteItem, so a

@@ -241,7 +241,7 @@ func (s *Store) deletePartition(ctx context.Context, pk string) error {
 			for _, it := range out.Items[i:min(i+25, len(out.Items))] {
 				reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: ds.Key(ds.String(it, ds.PK), ds.String(it, ds.SK))}})
 			}
-			if err := s.batchWrite(ctx, reqs); err != nil {
+			if err := ds.BatchWrite(ctx, s.db, s.table, reqs, nil); err != nil {
 				return err
 			}
 		}
@@ -250,23 +250,6 @@ func (s *Store) deletePartition(ctx context.Context, pk string) error {
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-}
-
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for attempt := 0; len(reqs) > 0; attempt++ {
-		if attempt == 5 {
-			return fmt.Errorf("batch write: %d items still unprocessed", len(reqs))
-		}
-		if attempt > 0 {
-			time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-		}
-		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
-		if err != nil {
-			return err
-		}
-		reqs = out.UnprocessedItems[s.table]
-	}
-	return nil
 }
 
 // ConversationFilter narrows and orders a conversation list.

@@ -321,23 +321,13 @@ func (s *Store) failures(ctx context.Context, job string) ([]Failure, error) {
 	expr, _ := expression.NewBuilder().
 		WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("JOB#" + job))).
 		WithFilter(expression.Name("status").Equal(expression.Value(chunkFailed))).Build()
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	chunks, err := ds.QueryAll[chunkRecord](ctx, s.db, &dynamodb.QueryInput{
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
 	var out []Failure
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range page.Items {
-			var c chunkRecord
-			if err := ds.Unmarshal(it, &c); err != nil {
-				return nil, err
-			}
-			out = append(out, c.Failures...)
-		}
+	for _, c := range chunks {
+		out = append(out, c.Failures...)
 	}
-	return out, nil
+	return out, err
 }

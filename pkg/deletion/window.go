@@ -167,7 +167,7 @@ func (w *Window) resolve(ctx context.Context, j *Job) error {
 		}
 		n++
 	}
-	if err := w.store.batchWrite(ctx, puts); err != nil {
+	if err := ds.BatchWrite(ctx, w.store.db, w.store.table, puts, nil); err != nil {
 		return err
 	}
 	_, err = w.store.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -227,44 +227,8 @@ type chunkRow struct {
 // chunks lists a job's chunks: one Query per page of its partition.
 func (s *Store) chunks(ctx context.Context, job string) ([]chunkRow, error) {
 	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("JOB#" + job))).Build()
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	return ds.QueryAll[chunkRow](ctx, s.db, &dynamodb.QueryInput{
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	var rows []chunkRow
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			var r chunkRow
-			if err := ds.Unmarshal(it, &r); err != nil {
-				return nil, err
-			}
-			rows = append(rows, r)
-		}
-	}
-	return rows, nil
-}
-
-// batchWrite writes puts 25 per BatchWriteItem, resending unprocessed ones.
-func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for start := 0; start < len(reqs); start += 25 {
-		batch := reqs[start:min(start+25, len(reqs))]
-		for attempt := 0; len(batch) > 0; attempt++ {
-			if attempt == 8 {
-				return fmt.Errorf("%d chunk items unprocessed", len(batch))
-			}
-			if attempt > 0 {
-				time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
-			if err != nil {
-				return err
-			}
-			batch = out.UnprocessedItems[s.table]
-		}
-	}
-	return nil
 }

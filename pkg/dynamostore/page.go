@@ -39,3 +39,25 @@ func QueryPage(ctx context.Context, db Client, codec *cursor.Codec, scope, token
 	}
 	return Page{Items: out.Items, NextToken: codec.Encode(scope, out.LastEvaluatedKey)}, nil
 }
+
+// QueryAll runs a Query to its last page and unmarshals every item into a
+// T: for the small, bounded lists that have no client-facing pagination (a
+// job's chunks, an account's tokens, a bot's keys) and for background work.
+func QueryAll[T any](ctx context.Context, db Client, in *dynamodb.QueryInput) ([]T, error) {
+	var out []T
+	pages := dynamodb.NewQueryPaginator(db, in)
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			var v T
+			if err := Unmarshal(it, &v); err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}

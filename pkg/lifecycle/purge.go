@@ -6,7 +6,6 @@ package lifecycle
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -16,7 +15,7 @@ import (
 )
 
 // BatchSize is DynamoDB's limit of requests per BatchWriteItem.
-const BatchSize = 25
+const BatchSize = ds.BatchSize
 
 // ConversationKey is the key of a conversation item in the chat table.
 func ConversationKey(bot, conv string) map[string]types.AttributeValue {
@@ -64,41 +63,13 @@ func (p *Purger) PartitionKeys(ctx context.Context, bot, conv string) ([]map[str
 	return keys, nil
 }
 
-// Delete erases items by key, 25 per BatchWriteItem. Unprocessed items (the
-// throttled part of a batch) are sent again with exponential backoff, up to
-// a bound; deleting a missing key is a no-op, so a retry is harmless.
+// Delete erases items by key in BatchWriteItem calls of 25; unprocessed
+// items are resent with backoff (see dynamostore.BatchWrite). Deleting a
+// missing key is a no-op, so a retry is harmless.
 func (p *Purger) Delete(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	for start := 0; start < len(keys); start += BatchSize {
-		end := min(start+BatchSize, len(keys))
-		reqs := make([]types.WriteRequest, 0, end-start)
-		for _, k := range keys[start:end] {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{ds.PK: k[ds.PK], ds.SK: k[ds.SK]}}})
-		}
-		if err := p.write(ctx, reqs); err != nil {
-			return err
-		}
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{ds.PK: k[ds.PK], ds.SK: k[ds.SK]}}})
 	}
-	return nil
-}
-
-// maxAttempts bounds the retries of one batch's unprocessed items.
-const maxAttempts = 8
-
-func (p *Purger) write(ctx context.Context, reqs []types.WriteRequest) error {
-	backoff := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		out, err := p.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{p.table: reqs}})
-		if err != nil {
-			return err
-		}
-		reqs = out.UnprocessedItems[p.table]
-		if len(reqs) == 0 {
-			return nil
-		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("%d items still unprocessed after %d attempts", len(reqs), attempt)
-		}
-		p.Sleep(backoff)
-		backoff = min(2*backoff, 5*time.Second)
-	}
+	return ds.BatchWrite(ctx, p.db, p.table, reqs, p.Sleep)
 }

@@ -64,8 +64,8 @@ func TestDeleteGivesUpOnPersistentThrottling(t *testing.T) {
 	if err := p.Delete(context.Background(), keys(25)); err == nil {
 		t.Fatal("a batch that never completes did not fail")
 	}
-	if db.calls != maxAttempts {
-		t.Fatalf("%d attempts, want %d", db.calls, maxAttempts)
+	if db.calls != ds.MaxBatchAttempts {
+		t.Fatalf("%d attempts, want %d", db.calls, ds.MaxBatchAttempts)
 	}
 }
 

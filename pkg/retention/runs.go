@@ -174,21 +174,8 @@ func (r *Runs) plan(ctx context.Context, run Run, chunks []chunkRow) error {
 		it := ds.Item(c, map[string]string{ds.PK: "RUN#" + run.ID, ds.SK: fmt.Sprintf("CHUNK#%05d", c.Number)})
 		puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 	}
-	for start := 0; start < len(puts); start += lifecycle.BatchSize {
-		batch := puts[start:min(start+lifecycle.BatchSize, len(puts))]
-		for attempt := 0; len(batch) > 0; attempt++ {
-			if attempt == 8 {
-				return fmt.Errorf("%d run chunks unprocessed", len(batch))
-			}
-			if attempt > 0 {
-				time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-			}
-			out, err := r.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{r.table: batch}})
-			if err != nil {
-				return err
-			}
-			batch = out.UnprocessedItems[r.table]
-		}
+	if err := ds.BatchWrite(ctx, r.db, r.table, puts, nil); err != nil {
+		return err
 	}
 	_, err := r.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &r.table, Key: runKey(run.WorkspaceID, run.PolicyID, run.ID),
@@ -227,25 +214,10 @@ func (r *Runs) open(ctx context.Context, key string) ([]Run, error) {
 // chunks lists a run's chunks.
 func (r *Runs) chunks(ctx context.Context, run string) ([]chunkRow, error) {
 	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("RUN#" + run))).Build()
-	pages := dynamodb.NewQueryPaginator(r.db, &dynamodb.QueryInput{
+	return ds.QueryAll[chunkRow](ctx, r.db, &dynamodb.QueryInput{
 		TableName: &r.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	var rows []chunkRow
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			var c chunkRow
-			if err := ds.Unmarshal(it, &c); err != nil {
-				return nil, err
-			}
-			rows = append(rows, c)
-		}
-	}
-	return rows, nil
 }
 
 // Get reads a run: one consistent GetItem.
