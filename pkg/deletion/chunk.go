@@ -46,6 +46,8 @@ type outcome struct {
 	Action  string `json:"a"` // delete | skip
 	Reason  string `json:"r,omitempty"`
 	Records int    `json:"n,omitempty"`
+	// Claim is the conversation's get-or-create claim, erased after it.
+	Claim string `json:"c,omitempty"`
 }
 
 // Worker deletes the conversations of deletion chunks.
@@ -103,7 +105,7 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 				return err
 			}
 			keys[id] = k
-			plan[id] = outcome{Action: "delete", Records: len(k) + 1}
+			plan[id] = outcome{Action: "delete", Records: len(k) + 1, Claim: ds.String(conv, lifecycle.ClaimAttribute)}
 		}
 	}
 	// The first attempt's plan wins, so retries count what it found.
@@ -132,6 +134,12 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 	done, err := w.store.completeChunk(ctx, w.purger.Table(), work, stored, convDeletes)
 	if err != nil || !done {
 		return err
+	}
+	// Best effort: the chunk is done, and a claim left behind is only stale.
+	for _, id := range convDeletes {
+		if claim := stored[id].Claim; claim != "" {
+			_ = w.purger.DeleteClaim(ctx, work.BotID, claim, id)
+		}
 	}
 	return w.finish.IfDone(ctx, work.BotID, work.JobID)
 }
@@ -176,7 +184,7 @@ func (s *Store) readChunk(ctx context.Context, chatTable string, work Work) (*ch
 		convKeys = append(convKeys, lifecycle.ConversationKey(work.BotID, id))
 	}
 	if len(convKeys) > 0 {
-		req[chatTable] = types.KeysAndAttributes{Keys: convKeys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#pk, #sk, #tags"), ExpressionAttributeNames: map[string]string{"#pk": ds.PK, "#sk": ds.SK, "#tags": "tags"}}
+		req[chatTable] = types.KeysAndAttributes{Keys: convKeys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("#pk, #sk, #tags, #claim"), ExpressionAttributeNames: map[string]string{"#pk": ds.PK, "#sk": ds.SK, "#tags": "tags", "#claim": lifecycle.ClaimAttribute}}
 	}
 	var chunk *chunkRecord
 	convs := map[string]map[string]types.AttributeValue{}

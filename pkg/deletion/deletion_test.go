@@ -359,3 +359,42 @@ func sentEmails(t testing.TB, env *testenv.Env) int {
 	}
 	return int(out.SentLast24Hours)
 }
+
+// A conversation made by get-or-create goes with its claim: nothing of it
+// stays, and the next get-or-create starts a new conversation.
+func TestDeletionErasesGetOrCreateClaims(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	h := map[string]string{"x-bot-id": w.bot}
+	body := map[string]any{"channel": "web", "tags": map[string]any{}}
+	first := env.Do(t, R{Method: "POST", Path: "/v1/chat/conversations/get-or-create", Token: w.token, Headers: h, Body: body})
+	want(t, first, 200, "")
+	conv := first.Body["conversation"].(map[string]any)["id"].(string)
+	claims := func() int {
+		table := env.Env["TABLE_CHAT"]
+		out, err := env.Deps.DB.Query(context.Background(), &dynamodb.QueryInput{TableName: &table,
+			KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :c)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S("BOT#" + w.bot), ":c": ds.S("CONVTAGS#")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Items)
+	}
+	if claims() != 1 {
+		t.Fatalf("get-or-create left %d claims, want 1", claims())
+	}
+	job := w.submit(t, map[string]any{"conversationIds": []string{conv}}).Body["jobId"].(string)
+	if err := env.Fire(context.Background(), "offpeak"); err != nil {
+		t.Fatal(err)
+	}
+	if done := await(t, w, job); done["status"] != "completed" || result(done)["deletedCount"] != 1 {
+		t.Fatalf("job %v", done)
+	}
+	if n := claims(); n != 0 {
+		t.Fatalf("%d claims left after the deletion", n)
+	}
+	again := env.Do(t, R{Method: "POST", Path: "/v1/chat/conversations/get-or-create", Token: w.token, Headers: h, Body: body})
+	if id := again.Body["conversation"].(map[string]any)["id"]; id == conv {
+		t.Fatal("get-or-create answered the deleted conversation")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -72,4 +73,25 @@ func (p *Purger) Delete(ctx context.Context, keys []map[string]types.AttributeVa
 		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{ds.PK: k[ds.PK], ds.SK: k[ds.SK]}}})
 	}
 	return ds.BatchWrite(ctx, p.db, p.table, reqs, p.Sleep)
+}
+
+// ClaimAttribute is where a conversation made by get-or-create records the
+// sort key of its claim item (BOT#<bot> / CONVTAGS#<digest>), which lives
+// outside the conversation's partition.
+const ClaimAttribute = "claimSk"
+
+// DeleteClaim removes a deleted conversation's get-or-create claim, unless a
+// newer conversation took the claim over meanwhile: one conditional
+// DeleteItem. A claim left behind (a crash just before) is harmless: the
+// next get-or-create finds it stale and replaces it.
+func (p *Purger) DeleteClaim(ctx context.Context, bot, claimSK, conv string) error {
+	_, err := p.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &p.table, Key: ds.Key("BOT#"+bot, claimSK),
+		ConditionExpression:       aws.String("conversationId = :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": ds.S(conv)},
+	})
+	if ds.IsConditionFailed(err) {
+		return nil
+	}
+	return err
 }
