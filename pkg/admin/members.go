@@ -331,8 +331,9 @@ func (a *API) createMember(r *http.Request) (httpapi.Response, error) {
 }
 
 // createInvitation issues a one-time code for a member added without an
-// account, to hand to them; it replaces any earlier code. The code only
-// yields a token to whoever exchanges it, once.
+// account and emails it to them, so the inviter never holds what yields
+// their token; it replaces any earlier code. Without a mail sender (local
+// development) the code is answered instead.
 func (a *API) createInvitation(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Decode(r, &struct{}{}); err != nil {
 		return httpapi.Response{}, err
@@ -344,7 +345,17 @@ func (a *API) createInvitation(r *http.Request) (httpapi.Response, error) {
 	if err := a.store.IssueInvitation(r.Context(), p.WorkspaceID, r.PathValue("id"), auth.HashToken(code), expires, audit); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"invitation": map[string]any{"code": code, "expiresAt": clock.Format(expires)}}), nil
+	if a.store.opts.Mail == nil {
+		return httpapi.OK(map[string]any{"invitation": map[string]any{"code": code, "expiresAt": clock.Format(expires)}}), nil
+	}
+	acc, err := a.store.Account(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := a.store.opts.Mail.SendInvitation(r.Context(), acc.Email, code, expires); err != nil {
+		return httpapi.Response{}, err
+	}
+	return httpapi.OK(map[string]any{"invitation": map[string]any{"sentTo": acc.Email, "expiresAt": clock.Format(expires)}}), nil
 }
 
 func invitationCode() string {

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,10 +92,18 @@ func TestInvitation(t *testing.T) {
 
 	inv := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members/" + memberID + "/invitation", Token: owner, Headers: h})
 	want(t, inv, 200, "")
-	wantCalls(t, inv, 2, "DynamoDB.BatchGetItem=1,DynamoDB.TransactWriteItems=1")
-	code := inv.Body["invitation"].(map[string]any)["code"].(string)
+	wantCalls(t, inv, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,SESv2.SendEmail=1")
+	// The code goes to the invited by email; the inviter never sees it.
+	if got := inv.Body["invitation"].(map[string]any); got["code"] != nil || got["sentTo"] != email {
+		t.Fatalf("invitation answer %v", got)
+	}
+	code := mailedCode(t, env, email)
 	// A new code replaces the first.
-	code2 := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members/" + memberID + "/invitation", Token: owner, Headers: h}).Body["invitation"].(map[string]any)["code"].(string)
+	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members/" + memberID + "/invitation", Token: owner, Headers: h}), 200, "")
+	code2 := mailedCode(t, env, email)
+	if code2 == code {
+		t.Fatal("a new invitation mailed the same code")
+	}
 	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/account/invitations/accept", Body: map[string]any{"code": code}}), 401, "Unauthorized")
 
 	acc := env.Do(t, R{Method: "POST", Path: "/v1/admin/account/invitations/accept", Body: map[string]any{"code": code2}})
@@ -172,4 +181,21 @@ func TestRolesPerFamily(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mailedCode is the invitation code in the last email SES sent to addr.
+func mailedCode(t *testing.T, env *testenv.Env, addr string) string {
+	t.Helper()
+	code := ""
+	for _, m := range env.SentEmails(t) {
+		if len(m.To) == 1 && m.To[0] == addr {
+			if match := regexp.MustCompile(`"code": "([^"]+)"`).FindStringSubmatch(m.Body); match != nil {
+				code = match[1]
+			}
+		}
+	}
+	if code == "" {
+		t.Fatalf("no invitation email to %s", addr)
+	}
+	return code
 }

@@ -57,6 +57,9 @@ type Options struct {
 	Presign    Presigner
 	// SecretsKey encrypts integration secrets (AES-256-GCM, 32 bytes).
 	SecretsKey []byte
+	// Mail sends invitation codes to the invited; without it (local
+	// development) the code is answered to the inviter instead.
+	Mail Mailer
 }
 
 // NewStore returns a store on table.

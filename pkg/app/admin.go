@@ -23,6 +23,9 @@ func adminOptions(d Deps) admin.Options {
 		CodeBucket: d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)],
 		SecretsKey: secretsKey(d.Config.SigningKey),
 	}
+	if sender := d.Config.Setting("SES_SENDER"); sender != "" && d.Mail != nil {
+		o.Mail = admin.SESMailer{Client: d.Mail, Sender: sender}
+	}
 	if d.S3 != nil {
 		// Presigning makes no call: without the API options, the round-trip
 		// counter (which hooks the retry step presigning removes) stays out.

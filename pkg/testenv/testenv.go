@@ -250,3 +250,39 @@ func WantCalls(t testing.TB, res Response, auth int, ops string) {
 		t.Fatalf("AWS calls: auth %d, ops %q; want auth %d, ops %q", res.Calls.Auth, res.Calls.Ops, auth, ops)
 	}
 }
+
+// Email is a message the emulator's SES sent.
+type Email struct {
+	To      []string
+	Subject string
+	Body    string
+}
+
+// SentEmails lists the emails SES sent, as moto records them.
+func (e *Env) SentEmails(t testing.TB) []Email {
+	t.Helper()
+	res, err := http.Get(e.Endpoint + "/moto-api/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var data struct {
+		SES struct {
+			Message []struct {
+				Destinations struct {
+					ToAddresses []string `json:"ToAddresses"`
+				} `json:"destinations"`
+				Subject string `json:"subject"`
+				Body    string `json:"body"`
+			} `json:"Message"`
+		} `json:"ses"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&data); err != nil {
+		t.Fatal(err)
+	}
+	var out []Email
+	for _, m := range data.SES.Message {
+		out = append(out, Email{To: m.Destinations.ToAddresses, Subject: m.Subject, Body: m.Body})
+	}
+	return out
+}

@@ -154,7 +154,9 @@ func Default() Topology {
 		Functions: []Function{
 			// The admin function reads the chat table's per-day bot counters
 			// (analytics) and keeps bot and integration code in the code bucket.
-			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable}, Buckets: []string{BotCodeBucket}, Timeout: 10 * time.Second, MemoryMB: 256},
+			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable}, Buckets: []string{BotCodeBucket},
+				// Invitation codes go to the invited by email, from SES_SENDER.
+				Settings: map[string]string{"SES_SENDER": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
 			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
 			// Its webhook posts time out well within the timeout; retries are
 			// re-sent jobs, not long waits.
