@@ -73,7 +73,7 @@ demo-deletion:
 	PORT=$(PORT) bash pkg/deletion/testdata/demo.sh
 
 ## bench-deletion: one deletion job of CONVERSATIONS conversations × 20 messages through window, queue and worker
-CONVERSATIONS ?= 1000
+CONVERSATIONS ?= 10000
 bench-deletion:
 	PARLEY_BENCH_CONVERSATIONS=$(CONVERSATIONS) $(GO) test -run '^$$' -bench BenchmarkDeletionJob -benchtime 1x -timeout 0 ./pkg/deletion
 
