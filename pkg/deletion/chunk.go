@@ -135,8 +135,14 @@ func (w *Worker) process(ctx context.Context, work Work) error {
 	if err != nil || !done {
 		return err
 	}
-	// Best effort: the chunk is done, and a claim left behind is only stale.
+	// Best effort, the chunk being done: a message written while the
+	// partition was being erased (the conversation still existed) is swept
+	// now that the conversation is gone and no new one can join it; a claim
+	// left behind is only stale.
 	for _, id := range convDeletes {
+		if late, err := w.purger.PartitionKeys(ctx, work.BotID, id); err == nil && len(late) > 0 {
+			_ = w.purger.Delete(ctx, late)
+		}
 		if claim := stored[id].Claim; claim != "" {
 			_ = w.purger.DeleteClaim(ctx, work.BotID, claim, id)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/parley-dev/parley/pkg/clock"
@@ -32,6 +33,8 @@ type faulty struct {
 	failBatchAt, batches int
 	// failTransacts fails that many TransactWriteItems.
 	failTransacts int
+	// beforeTransact runs before each TransactWriteItems reaches DynamoDB.
+	beforeTransact func()
 }
 
 var errInjected = errors.New("injected failure: connection reset")
@@ -53,9 +56,13 @@ func (f *faulty) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 	if fail {
 		f.failTransacts--
 	}
+	before := f.beforeTransact
 	f.mu.Unlock()
 	if fail {
 		return nil, errInjected
+	}
+	if before != nil {
+		before()
 	}
 	return f.Client.TransactWriteItems(ctx, in, opts...)
 }
@@ -289,5 +296,35 @@ func TestDeletionSettlesDeadLetters(t *testing.T) {
 	}
 	if stored(t, env, w.bot, c) == 0 {
 		t.Fatal("a dead-lettered conversation was deleted")
+	}
+}
+
+// A message written while the worker erases its conversation (after the
+// partition was listed, before the conversation item goes) is swept too.
+func TestDeletionSweepsLateWrites(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	c, _ := seed(t, env, w.bot, "user_l", time.Now().Add(-time.Hour), 3, nil)
+	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
+	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mine := events.SQSEvent{}
+	for _, m := range r.receive(t).Records {
+		if contains(m.Body, job) {
+			mine.Records = append(mine.Records, m)
+		}
+	}
+	r.db.beforeTransact = func() {
+		late := ds.Item(map[string]any{"type": "text"}, map[string]string{ds.PK: "BOT#" + w.bot + "#CONV#" + c, ds.SK: "MSG#" + id.New(id.Message)})
+		write(t, env, []map[string]types.AttributeValue{late})
+		r.db.beforeTransact = nil
+	}
+	if r.handle(t, mine) != 0 {
+		t.Fatal("the chunk failed")
+	}
+	if n := stored(t, env, w.bot, c); n != 0 {
+		t.Fatalf("%d items of the deleted conversation remain", n)
 	}
 }
