@@ -50,8 +50,13 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, auth
 
 // botPurge erases deleted bots' chat data through the lifecycle queue.
 func botPurge(d Deps) *lifecycle.BotPurge {
+	var objects lifecycle.Objects
+	if d.S3 != nil {
+		objects = d.S3
+	}
 	return lifecycle.NewBotPurge(lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable)),
-		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)])
+		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)],
+		objects, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)])
 }
 
 func finisher(d Deps) (*deletion.Finisher, error) {

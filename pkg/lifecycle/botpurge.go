@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
 
@@ -26,11 +28,20 @@ type BotPurge struct {
 	purger   *Purger
 	queue    Queue
 	queueURL string
+	objects  Objects
+	bucket   string
 }
 
-// NewBotPurge returns the bot purge.
-func NewBotPurge(p *Purger, q Queue, queueURL string) *BotPurge {
-	return &BotPurge{purger: p, queue: q, queueURL: queueURL}
+// Objects is the part of S3 the bot purge uses.
+type Objects interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+}
+
+// NewBotPurge returns the bot purge; objects and bucket hold bots' code and
+// medias (under bots/<id>/), erased with their chat data.
+func NewBotPurge(p *Purger, q Queue, queueURL string, objects Objects, bucket string) *BotPurge {
+	return &BotPurge{purger: p, queue: q, queueURL: queueURL, objects: objects, bucket: bucket}
 }
 
 type purgeWork struct {
@@ -75,7 +86,40 @@ func (b *BotPurge) Handle(ctx context.Context, body json.RawMessage, _ int) erro
 	if err != nil {
 		return err
 	}
-	return b.purger.Delete(ctx, rest)
+	if err := b.purger.Delete(ctx, rest); err != nil {
+		return err
+	}
+	return b.deleteObjects(ctx, "bots/"+w.BotID+"/")
+}
+
+// deleteObjects erases every object under prefix: one listing and one
+// DeleteObjects per 1,000 objects.
+func (b *BotPurge) deleteObjects(ctx context.Context, prefix string) error {
+	if b.objects == nil || b.bucket == "" {
+		return nil
+	}
+	pages := s3.NewListObjectsV2Paginator(b.objects, &s3.ListObjectsV2Input{Bucket: aws.String(b.bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		var ids []s3types.ObjectIdentifier
+		for _, o := range page.Contents {
+			ids = append(ids, s3types.ObjectIdentifier{Key: o.Key})
+		}
+		out, err := b.objects.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(b.bucket), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return err
+		}
+		if len(out.Errors) > 0 {
+			return fmt.Errorf("%d objects of %s not deleted: %s", len(out.Errors), prefix, aws.ToString(out.Errors[0].Message))
+		}
+	}
+	return nil
 }
 
 // keys lists up to limit (0: all) keys of a partition whose sort key starts

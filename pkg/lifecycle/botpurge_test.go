@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/testenv"
 )
@@ -49,7 +50,7 @@ func TestDeletedBotDataIsPurged(t *testing.T) {
 	var bots []string
 	convs := map[string][]string{}
 	for i := 0; i < 2; i++ {
-		bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: token, Headers: wh, Body: map[string]any{}}).Body["bot"].(map[string]any)["id"].(string)
+		bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: token, Headers: wh, Body: map[string]any{"code": "exports.bot = {}"}}).Body["bot"].(map[string]any)["id"].(string)
 		bots = append(bots, bot)
 		h := map[string]string{"x-bot-id": bot}
 		user := env.Do(t, R{Method: "POST", Path: "/v1/chat/users", Token: token, Headers: h, Body: map[string]any{"tags": map[string]any{}}})
@@ -70,6 +71,9 @@ func TestDeletedBotDataIsPurged(t *testing.T) {
 	if n := itemsOf(t, env, bots[0], convs[bots[0]]); n < 3*5 {
 		t.Fatalf("seeded only %d items", n)
 	}
+	if objectsOf(t, env, bots[0]) == 0 {
+		t.Fatal("the bot's code was not stored in S3")
+	}
 	keep := itemsOf(t, env, bots[1], convs[bots[1]])
 
 	testenv.Want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bots[0], Token: token, Headers: wh, Body: map[string]any{}}), 200, "")
@@ -83,4 +87,24 @@ func TestDeletedBotDataIsPurged(t *testing.T) {
 	if n := itemsOf(t, env, bots[1], convs[bots[1]]); n != keep {
 		t.Fatalf("the other bot has %d items, had %d", n, keep)
 	}
+	for objectsOf(t, env, bots[0]) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted bot's code is still in S3")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if objectsOf(t, env, bots[1]) == 0 {
+		t.Fatal("the other bot's code was erased")
+	}
+}
+
+// objectsOf counts a bot's objects (code, medias) in the code bucket.
+func objectsOf(t *testing.T, env *testenv.Env, bot string) int {
+	t.Helper()
+	out, err := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(context.Background(),
+		&s3.ListObjectsV2Input{Bucket: aws.String(env.Env["BUCKET_BOTCODE"]), Prefix: aws.String("bots/" + bot + "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Contents)
 }

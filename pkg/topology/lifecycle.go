@@ -58,7 +58,8 @@ func addLifecycle(t *Topology) {
 			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, PutsEvents: true, SendsEmail: true,
 			Timeout: 15 * time.Minute, MemoryMB: 512},
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
-		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Buckets: archive, Settings: OffpeakSettings,
+		// The worker also erases a deleted bot's code and medias.
+		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Buckets: append(archive, BotCodeBucket), Settings: OffpeakSettings,
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{
