@@ -94,37 +94,13 @@ func seed(t testing.TB, env *testenv.Env, bot, user string, created time.Time, m
 
 func write(t testing.TB, env *testenv.Env, items []map[string]types.AttributeValue) {
 	t.Helper()
-	table := env.Env["TABLE_CHAT"]
-	for start := 0; start < len(items); start += 25 {
-		var reqs []types.WriteRequest
-		for _, it := range items[start:min(start+25, len(items))] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		if _, err := env.Deps.DB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.PutChatItems(t, items)
 }
 
 // stored counts the items left of a conversation (its item and partition).
 func stored(t testing.TB, env *testenv.Env, bot, conv string) int {
 	t.Helper()
-	ctx := context.Background()
-	table := env.Env["TABLE_CHAT"]
-	out, err := env.Deps.DB.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S("BOT#" + bot + "#CONV#" + conv)}, Select: types.SelectCount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := env.Deps.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: ds.Key("BOT#"+bot, "CONV#"+conv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := int(out.Count)
-	if got.Item != nil {
-		n++
-	}
-	return n
+	return env.ConversationItems(t, bot, conv)
 }
 
 // await polls a job until it leaves the queue and the worker for good.

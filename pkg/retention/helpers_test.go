@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
@@ -104,37 +103,13 @@ func seed(t testing.TB, env *testenv.Env, c *conv) {
 			map[string]string{ds.PK: part, ds.SK: "MSG#" + mid, "gsi2pk": "BOT#" + c.bot + "#MSGS", "gsi2sk": mid}))
 	}
 	c.items = len(items)
-	table := env.Env["TABLE_CHAT"]
-	for start := 0; start < len(items); start += 25 {
-		var reqs []types.WriteRequest
-		for _, it := range items[start:min(start+25, len(items))] {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
-		}
-		if _, err := env.Deps.DB.BatchWriteItem(context.Background(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env.PutChatItems(t, items)
 }
 
 // stored counts the items left of a conversation (its item and partition).
 func stored(t testing.TB, env *testenv.Env, bot, conv string) int {
 	t.Helper()
-	ctx := context.Background()
-	table := env.Env["TABLE_CHAT"]
-	out, err := env.Deps.DB.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S("BOT#" + bot + "#CONV#" + conv)}, Select: types.SelectCount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := env.Deps.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: ds.Key("BOT#"+bot, "CONV#"+conv)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := int(out.Count)
-	if got.Item != nil {
-		n++
-	}
-	return n
+	return env.ConversationItems(t, bot, conv)
 }
 
 // runs lists a policy's runs, newest first.

@@ -9,6 +9,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/dynamostore"
 	"io"
 	"log/slog"
 	"net/http"
@@ -285,4 +289,39 @@ func (e *Env) SentEmails(t testing.TB) []Email {
 		out = append(out, Email{To: m.Destinations.ToAddresses, Subject: m.Subject, Body: m.Body})
 	}
 	return out
+}
+
+// PutChatItems writes items straight into the chat table, 25 per
+// BatchWriteItem, for tests that seed data the way the chat API stores it.
+func (e *Env) PutChatItems(t testing.TB, items []map[string]types.AttributeValue) {
+	t.Helper()
+	var reqs []types.WriteRequest
+	for _, it := range items {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+	}
+	if err := dynamostore.BatchWrite(context.Background(), e.Deps.DB, e.Env["TABLE_CHAT"], reqs, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ConversationItems counts what is left of a conversation: its item and
+// everything in its partition.
+func (e *Env) ConversationItems(t testing.TB, bot, conv string) int {
+	t.Helper()
+	ctx := context.Background()
+	table := e.Env["TABLE_CHAT"]
+	out, err := e.Deps.DB.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamostore.S("BOT#" + bot + "#CONV#" + conv)}, Select: types.SelectCount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Deps.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: dynamostore.Key("BOT#"+bot, "CONV#"+conv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(out.Count)
+	if got.Item != nil {
+		n++
+	}
+	return n
 }
