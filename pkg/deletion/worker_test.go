@@ -125,6 +125,25 @@ func (r *rig) receive(t *testing.T) events.SQSEvent {
 	}
 }
 
+// open opens the rig's window and returns the work items it queued for
+// job (other tests' jobs may be due too).
+func (r *rig) open(t *testing.T, job string) events.SQSEvent {
+	t.Helper()
+	if err := r.window.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var mine events.SQSEvent
+	for _, m := range r.receive(t).Records {
+		if contains(m.Body, job) {
+			mine.Records = append(mine.Records, m)
+		}
+	}
+	if len(mine.Records) == 0 {
+		t.Fatalf("the window queued nothing for %s", job)
+	}
+	return mine
+}
+
 func (r *rig) handle(t *testing.T, ev events.SQSEvent) int {
 	t.Helper()
 	res, err := r.worker.Handle(context.Background(), ev)
@@ -156,19 +175,7 @@ func TestDeletionSurvivesFailures(t *testing.T) {
 	}
 	job := w.submit(t, map[string]any{"conversationIds": ids}).Body["jobId"].(string)
 	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
-	if err := r.window.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ev := r.receive(t)
-	if len(ev.Records) == 0 {
-		t.Fatal("the window queued nothing")
-	}
-	mine := events.SQSEvent{}
-	for _, m := range ev.Records {
-		if contains(m.Body, job) {
-			mine.Records = append(mine.Records, m)
-		}
-	}
+	mine := r.open(t, job)
 
 	r.db.failBatchAt = r.db.batches + 2 // dies after the first batch of deletes
 	if r.handle(t, mine) != 1 {
@@ -208,15 +215,7 @@ func TestDeletionGivesUpAfterRetries(t *testing.T) {
 	c, _ := seed(t, env, w.bot, "user_g", time.Now().Add(-time.Hour), 2, nil)
 	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
 	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
-	if err := r.window.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mine := events.SQSEvent{}
-	for _, m := range r.receive(t).Records {
-		if contains(m.Body, job) {
-			mine.Records = append(mine.Records, m)
-		}
-	}
+	mine := r.open(t, job)
 	r.db.failTransacts = 4 // the first attempt and its three retries
 	for i := 0; i < 4; i++ {
 		if r.handle(t, mine) != 1 {
@@ -274,15 +273,10 @@ func TestDeletionSettlesDeadLetters(t *testing.T) {
 	c, _ := seed(t, env, w.bot, "user_d", time.Now().Add(-time.Hour), 2, nil)
 	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
 	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
-	if err := r.window.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	// Redrive by hand: the job's work item goes to the DLQ unprocessed.
-	for _, m := range r.receive(t).Records {
-		if contains(m.Body, job) {
-			if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &r.dlqURL, MessageBody: aws.String(m.Body)}); err != nil {
-				t.Fatal(err)
-			}
+	for _, m := range r.open(t, job).Records {
+		if _, err := r.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &r.dlqURL, MessageBody: aws.String(m.Body)}); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if err := r.window.Open(context.Background()); err != nil {
@@ -307,15 +301,7 @@ func TestDeletionSweepsLateWrites(t *testing.T) {
 	c, _ := seed(t, env, w.bot, "user_l", time.Now().Add(-time.Hour), 3, nil)
 	job := w.submit(t, map[string]any{"conversationIds": []string{c}}).Body["jobId"].(string)
 	r := newRig(t, env, scheduled(t, w, job).Add(time.Minute))
-	if err := r.window.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mine := events.SQSEvent{}
-	for _, m := range r.receive(t).Records {
-		if contains(m.Body, job) {
-			mine.Records = append(mine.Records, m)
-		}
-	}
+	mine := r.open(t, job)
 	r.db.beforeTransact = func() {
 		late := ds.Item(map[string]any{"type": "text"}, map[string]string{ds.PK: "BOT#" + w.bot + "#CONV#" + c, ds.SK: "MSG#" + id.New(id.Message)})
 		write(t, env, []map[string]types.AttributeValue{late})
