@@ -291,18 +291,8 @@ func (s *Store) ListConversations(ctx context.Context, bot string, f Conversatio
 	if err != nil {
 		return nil, "", err
 	}
-	convs := make([]Conversation, 0, len(items))
-	for _, it := range items {
-		if !strings.HasPrefix(ds.String(it, ds.SK), "CONV#") {
-			continue
-		}
-		c, err := readConversation(it)
-		if err != nil {
-			return nil, "", err
-		}
-		convs = append(convs, c)
-	}
-	return convs, next, nil
+	convs, err := readItems(items, "CONV#", readConversation)
+	return convs, next, err
 }
 
 // queryPage builds the key condition and filters into in and runs one

@@ -3,6 +3,7 @@ package chat
 import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,4 +113,21 @@ func sortRange(key expression.KeyConditionBuilder, attr, prefix string, after, b
 		return key.And(expression.Key(attr).BeginsWith(prefix))
 	}
 	return key
+}
+
+// readItems reads the items of a page whose sort key starts with prefix: a
+// page of a bot's partition or a conversation's also holds other kinds.
+func readItems[T any](items []map[string]types.AttributeValue, prefix string, read func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		if !strings.HasPrefix(ds.String(it, ds.SK), prefix) {
+			continue
+		}
+		v, err := read(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

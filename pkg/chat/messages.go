@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -253,18 +252,8 @@ func (s *Store) ListMessages(ctx context.Context, bot string, f MessageFilter, t
 	if err != nil {
 		return nil, "", err
 	}
-	msgs := make([]Message, 0, len(items))
-	for _, it := range items {
-		if !strings.HasPrefix(ds.String(it, ds.SK), "MSG#") {
-			continue
-		}
-		m, err := readMessage(it)
-		if err != nil {
-			return nil, "", err
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs, next, nil
+	msgs, err := readItems(items, "MSG#", readMessage)
+	return msgs, next, err
 }
 
 // checkReferences checks that a conversation (not being deleted) and a user

@@ -5,7 +5,6 @@ package chat
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -283,18 +282,8 @@ func (s *Store) ListUsers(ctx context.Context, bot string, f UserFilter, token s
 	if err != nil {
 		return nil, "", err
 	}
-	users := make([]User, 0, len(page.Items))
-	for _, it := range page.Items {
-		if !strings.HasPrefix(ds.String(it, ds.SK), "USER#") {
-			continue
-		}
-		u, err := readUser(it)
-		if err != nil {
-			return nil, "", err
-		}
-		users = append(users, u)
-	}
-	return users, page.NextToken, nil
+	users, err := readItems(page.Items, "USER#", readUser)
+	return users, page.NextToken, err
 }
 
 // timeRange is a key condition on a sort key whose values begin with prefix
