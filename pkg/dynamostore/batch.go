@@ -20,10 +20,10 @@ const MaxBatchAttempts = 8
 // unprocessed part of a batch is sent again after a growing wait (50 ms,
 // doubling, capped at 5 s), at most MaxBatchAttempts times; then it fails.
 // Both kinds of request are idempotent, so a retried batch is harmless.
-// sleep waits (nil: time.Sleep); tests replace it.
-func BatchWrite(ctx context.Context, db Client, table string, reqs []types.WriteRequest, sleep func(time.Duration)) error {
+// sleep waits (nil: Sleep, which honours ctx); tests replace it.
+func BatchWrite(ctx context.Context, db Client, table string, reqs []types.WriteRequest, sleep Sleeper) error {
 	if sleep == nil {
-		sleep = time.Sleep
+		sleep = Sleep
 	}
 	for start := 0; start < len(reqs); start += BatchSize {
 		batch := reqs[start:min(start+BatchSize, len(reqs))]
@@ -40,7 +40,9 @@ func BatchWrite(ctx context.Context, db Client, table string, reqs []types.Write
 			if attempt == MaxBatchAttempts {
 				return fmt.Errorf("%d items still unprocessed after %d attempts", len(batch), attempt)
 			}
-			sleep(wait)
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
 			wait = min(2*wait, 5*time.Second)
 		}
 	}

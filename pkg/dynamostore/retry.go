@@ -20,12 +20,12 @@ const conflictAttempts = 4
 type ConflictRetrying struct {
 	Client
 	// Sleep waits between tries (replaceable in tests).
-	Sleep func(time.Duration)
+	Sleep Sleeper
 }
 
 // RetryConflicts wraps c.
 func RetryConflicts(c Client) *ConflictRetrying {
-	return &ConflictRetrying{Client: c, Sleep: time.Sleep}
+	return &ConflictRetrying{Client: c, Sleep: Sleep}
 }
 
 // TransactWriteItems implements Client.
@@ -36,7 +36,9 @@ func (c *ConflictRetrying) TransactWriteItems(ctx context.Context, in *dynamodb.
 			return out, err
 		}
 		// Jittered, growing waits so the contenders spread out.
-		c.Sleep(time.Duration(attempt*20+rand.IntN(20)) * time.Millisecond)
+		if serr := c.Sleep(ctx, time.Duration(attempt*20+rand.IntN(20))*time.Millisecond); serr != nil {
+			return out, err
+		}
 	}
 }
 

@@ -43,7 +43,7 @@ func TestRetryConflicts(t *testing.T) {
 	for _, c := range cases {
 		fake := &cancelling{reasons: c.reasons}
 		r := RetryConflicts(fake)
-		r.Sleep = func(time.Duration) {}
+		r.Sleep = func(context.Context, time.Duration) error { return nil }
 		_, err := r.TransactWriteItems(context.Background(), &dynamodb.TransactWriteItemsInput{})
 		if (err == nil) != c.ok || fake.calls != c.calls {
 			t.Errorf("%s: err %v after %d calls, want ok=%v after %d", c.name, err, fake.calls, c.ok, c.calls)

@@ -6,7 +6,6 @@ package lifecycle
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -32,12 +31,12 @@ type Purger struct {
 	db    ds.Client
 	table string
 	// Sleep waits between retries of unprocessed items (replaceable in tests).
-	Sleep func(time.Duration)
+	Sleep ds.Sleeper
 }
 
 // NewPurger returns a purger on the chat table.
 func NewPurger(db ds.Client, chatTable string) *Purger {
-	return &Purger{db: db, table: chatTable, Sleep: time.Sleep}
+	return &Purger{db: db, table: chatTable, Sleep: ds.Sleep}
 }
 
 // Table is the chat table's name.

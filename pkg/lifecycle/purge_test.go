@@ -44,7 +44,7 @@ func TestDeleteRetriesUnprocessedItemsWithBackoff(t *testing.T) {
 	db := &throttling{times: 2}
 	p := NewPurger(db, "chat")
 	var waits []time.Duration
-	p.Sleep = func(d time.Duration) { waits = append(waits, d) }
+	p.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
 	if err := p.Delete(context.Background(), keys(60)); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestDeleteRetriesUnprocessedItemsWithBackoff(t *testing.T) {
 func TestDeleteGivesUpOnPersistentThrottling(t *testing.T) {
 	db := &throttling{times: 1000}
 	p := NewPurger(db, "chat")
-	p.Sleep = func(time.Duration) {}
+	p.Sleep = func(context.Context, time.Duration) error { return nil }
 	if err := p.Delete(context.Background(), keys(25)); err == nil {
 		t.Fatal("a batch that never completes did not fail")
 	}
