@@ -16,6 +16,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // WorkKind names deletion chunks on the lifecycle queue.
@@ -333,7 +334,7 @@ func (s *Store) failChunk(ctx context.Context, work Work, plan map[string]outcom
 // only for a job that has some).
 func (s *Store) failures(ctx context.Context, job string) ([]Failure, error) {
 	expr, _ := expression.NewBuilder().
-		WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("JOB#" + job))).
+		WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.JobChunksPK(job)))).
 		WithFilter(expression.Name("status").Equal(expression.Value(chunkFailed))).Build()
 	chunks, err := ds.QueryAll[chunkRecord](ctx, s.db, &dynamodb.QueryInput{
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),

@@ -21,11 +21,12 @@ import (
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // proofIndexKey holds finished jobs whose proof is not yet written, so a
 // failed notification is retried by the next window.
-const proofIndexKey = "PROOF"
+const proofIndexKey = lifecycledata.ProofIndex
 
 // Notifier leaves the proof of a finished job.
 type Notifier interface {

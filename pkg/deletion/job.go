@@ -7,7 +7,6 @@ package deletion
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // Job statuses.
@@ -141,13 +141,13 @@ type Store struct {
 // NewStore returns a job store on the lifecycle table.
 func NewStore(db ds.Client, table string) *Store { return &Store{db: db, table: table} }
 
-func jobKey(bot, job string) map[string]types.AttributeValue { return ds.Key("BOT#"+bot, "JOB#"+job) }
+func jobKey(bot, job string) map[string]types.AttributeValue { return lifecycledata.JobKey(bot, job) }
 func chunkKey(job string, n int) map[string]types.AttributeValue {
-	return ds.Key("JOB#"+job, fmt.Sprintf("CHUNK#%05d", n))
+	return lifecycledata.JobChunkKey(job, n)
 }
 
 // dueIndexKey is the sparse index entry of a job that still has work.
-const dueIndexKey = "DUE"
+const dueIndexKey = lifecycledata.DueIndex
 
 // counters are the numeric attributes a job's Result is made of.
 var counters = []string{"totalConversations", "processedCount", "deletedCount", "failedCount", "skippedCount", "retriesRemaining", "deletedRecords"}
@@ -155,7 +155,7 @@ var counters = []string{"totalConversations", "processedCount", "deletedCount", 
 // Create stores a new job: one conditional PutItem.
 func (s *Store) Create(ctx context.Context, j Job) error {
 	item := ds.Item(j, map[string]string{
-		ds.PK: "BOT#" + j.BotID, ds.SK: "JOB#" + j.JobID,
+		ds.PK: lifecycledata.JobPK(j.BotID), ds.SK: lifecycledata.JobSK(j.JobID),
 		ds.GSI1PK: dueIndexKey, ds.GSI1SK: j.ScheduledAt + "#" + j.JobID,
 	})
 	// Absent, not null, so that if_not_exists can set them later.

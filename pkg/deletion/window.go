@@ -16,6 +16,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // Window opens the off-peak window for deletion jobs: it settles dead
@@ -226,7 +227,7 @@ type chunkRow struct {
 
 // chunks lists a job's chunks: one Query per page of its partition.
 func (s *Store) chunks(ctx context.Context, job string) ([]chunkRow, error) {
-	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("JOB#" + job))).Build()
+	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.JobChunksPK(job)))).Build()
 	return ds.QueryAll[chunkRow](ctx, s.db, &dynamodb.QueryInput{
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),

@@ -7,7 +7,7 @@
 //	deletion job     BOT#<bot>     JOB#<job>        gsi1: DUE / <scheduledAt>#<job> (until finished), PROOF / <at> (proof pending)
 //	job chunk        JOB#<job>     CHUNK#<nnnnn>
 //	policy           WS#<ws>       POLICY#<id>      gsi1: POLICIES / <id>
-//	policy run       POLICY#<id>   RUN#<run>        gsi1: RUNS / <startedAt>#<run> (while open)
+//	policy run       WS#<ws>#POLICY#<id>  RUN#<run>  gsi1: RUNS / <startedAt>#<run> (while open), RUNPROOF / <at>#<run> (audit pending)
 //	run chunk        RUN#<run>     CHUNK#<nnnnn>
 //	erase intent     BOT#<bot>     ERASE#<kind>#<id>  gsi1: OUTBOX / <at>#<bot>#<kind>#<id>
 //	purge intent     BOT#<bot>     PURGE            gsi1: OUTBOX / <at>#<bot>#purge

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // TypeRetention is the only policy type there is.
@@ -61,13 +62,13 @@ func NewStore(db ds.Client, table string, audit Auditor, pages *cursor.Codec) *S
 }
 
 // IndexKey is the sparse index partition holding every policy.
-const IndexKey = "POLICIES"
+const IndexKey = lifecycledata.PoliciesIndex
 
 // Key is a policy's primary key.
-func Key(ws, id string) map[string]types.AttributeValue { return ds.Key("WS#"+ws, "POLICY#"+id) }
+func Key(ws, id string) map[string]types.AttributeValue { return lifecycledata.PolicyKey(ws, id) }
 
 func item(p Policy) map[string]types.AttributeValue {
-	it := ds.Item(p, map[string]string{ds.PK: "WS#" + p.WorkspaceID, ds.SK: "POLICY#" + p.ID, ds.GSI1PK: IndexKey, ds.GSI1SK: p.ID})
+	it := ds.Item(p, map[string]string{ds.PK: lifecycledata.PolicyPK(p.WorkspaceID), ds.SK: lifecycledata.PolicySKPrefix + p.ID, ds.GSI1PK: IndexKey, ds.GSI1SK: p.ID})
 	it["workspaceId"] = ds.S(p.WorkspaceID)
 	return it
 }
@@ -188,7 +189,7 @@ func (f Filter) scope(ws string) string {
 // partition, filters applied within the page (so a filtered page may be
 // short while a cursor remains).
 func (s *Store) List(ctx context.Context, ws string, f Filter, token string, take int) ([]Policy, string, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("WS#" + ws)).And(expression.Key(ds.SK).BeginsWith("POLICY#")))
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.PolicyPK(ws))).And(expression.Key(ds.SK).BeginsWith(lifecycledata.PolicySKPrefix)))
 	var conds []expression.ConditionBuilder
 	if f.Type != "" {
 		conds = append(conds, expression.Name("type").Equal(expression.Value(f.Type)))
@@ -263,7 +264,7 @@ func (s *Store) OfWorkspace(ctx context.Context, ws string) ([]Policy, error) {
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("#pk = :p AND begins_with(#sk, :s)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": ds.PK, "#sk": ds.SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S("WS#" + ws), ":s": ds.S("POLICY#")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S(lifecycledata.PolicyPK(ws)), ":s": ds.S(lifecycledata.PolicySKPrefix)},
 	})
 }
 

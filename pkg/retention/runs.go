@@ -20,6 +20,7 @@ import (
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/policy"
 )
 
@@ -44,8 +45,8 @@ var skipReasons = []string{SkipNotFound, SkipLegalHold, SkipNotDue, SkipPolicyDe
 // Index partitions (gsi1 of the lifecycle table) of runs with work left:
 // unfinished ones, and finished ones whose audit record is not written yet.
 const (
-	openRunsKey  = "RUNS"
-	proofRunsKey = "RUNPROOF"
+	openRunsKey  = lifecycledata.OpenRunsIndex
+	proofRunsKey = lifecycledata.RunProofIndex
 )
 
 // Run is one evaluation of one policy, as stored and answered. The config
@@ -104,11 +105,11 @@ func NewRuns(db ds.Client, table string, pages *cursor.Codec, audit *admin.Store
 }
 
 func runKey(ws, pol, run string) map[string]types.AttributeValue {
-	return ds.Key("WS#"+ws+"#POLICY#"+pol, "RUN#"+run)
+	return lifecycledata.RunKey(ws, pol, run)
 }
 
 func chunkKey(run string, n int) map[string]types.AttributeValue {
-	return ds.Key("RUN#"+run, fmt.Sprintf("CHUNK#%05d", n))
+	return lifecycledata.RunChunkKey(run, n)
 }
 
 func (r *Runs) book() lifecycle.Chunks { return lifecycle.Chunks{DB: r.db, Table: r.table} }
@@ -140,7 +141,7 @@ func readRun(it map[string]types.AttributeValue) (Run, error) {
 // claim creates a run in the planning state; false when the run exists
 // (this window already evaluated the policy).
 func (r *Runs) claim(ctx context.Context, run Run) (bool, error) {
-	it := ds.Item(run, map[string]string{ds.PK: "WS#" + run.WorkspaceID + "#POLICY#" + run.PolicyID, ds.SK: "RUN#" + run.ID,
+	it := ds.Item(run, map[string]string{ds.PK: lifecycledata.RunsPK(run.WorkspaceID, run.PolicyID), ds.SK: lifecycledata.RunSKPrefix + run.ID,
 		ds.GSI1PK: openRunsKey, ds.GSI1SK: run.StartedAt + "#" + run.ID})
 	delete(it, "finishedAt")
 	reasons := map[string]types.AttributeValue{}
@@ -171,7 +172,7 @@ type chunkRow struct {
 func (r *Runs) plan(ctx context.Context, run Run, chunks []chunkRow) error {
 	var puts []types.WriteRequest
 	for _, c := range chunks {
-		it := ds.Item(c, map[string]string{ds.PK: "RUN#" + run.ID, ds.SK: fmt.Sprintf("CHUNK#%05d", c.Number)})
+		it := ds.Item(c, map[string]string{ds.PK: lifecycledata.RunChunksPK(run.ID), ds.SK: lifecycledata.ChunkSK(c.Number)})
 		puts = append(puts, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 	}
 	if err := ds.BatchWrite(ctx, r.db, r.table, puts, nil); err != nil {
@@ -213,7 +214,7 @@ func (r *Runs) open(ctx context.Context, key string) ([]Run, error) {
 
 // chunks lists a run's chunks.
 func (r *Runs) chunks(ctx context.Context, run string) ([]chunkRow, error) {
-	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("RUN#" + run))).Build()
+	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.RunChunksPK(run)))).Build()
 	return ds.QueryAll[chunkRow](ctx, r.db, &dynamodb.QueryInput{
 		TableName: &r.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
@@ -235,8 +236,8 @@ func (r *Runs) Get(ctx context.Context, ws, pol, run string) (Run, error) {
 // List returns one page of a policy's runs, newest first unless order is
 // asc: one Query of the policy's run partition within the workspace.
 func (r *Runs) List(ctx context.Context, ws, pol, token string, take int, order string) ([]Run, string, error) {
-	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("WS#" + ws + "#POLICY#" + pol)).
-		And(expression.Key(ds.SK).BeginsWith("RUN#"))).Build()
+	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.RunsPK(ws, pol))).
+		And(expression.Key(ds.SK).BeginsWith(lifecycledata.RunSKPrefix))).Build()
 	page, err := ds.QueryPage(ctx, r.db, r.pages, "runs|"+ws+"|"+pol+"|"+order, token, take, &dynamodb.QueryInput{
 		TableName: &r.table, ScanIndexForward: aws.Bool(order == "asc"),
 		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),

@@ -20,6 +20,7 @@ import (
 	"github.com/parley-dev/parley/pkg/deletion"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/policy"
 )
 
@@ -120,7 +121,7 @@ func (w *Worker) read(ctx context.Context, work Work) (*chunkState, bool, map[st
 			return nil, false, nil, err
 		}
 		for _, it := range out.Responses[lc] {
-			if ds.String(it, ds.PK) == "RUN#"+work.RunID {
+			if ds.String(it, ds.PK) == lifecycledata.RunChunksPK(work.RunID) {
 				chunk = &chunkState{}
 				if err := ds.Unmarshal(it, chunk); err != nil {
 					return nil, false, nil, err
