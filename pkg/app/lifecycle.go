@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
@@ -15,6 +17,7 @@ import (
 	"github.com/parley-dev/parley/pkg/deletion"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/schedule"
 	"github.com/parley-dev/parley/pkg/topology"
 )
@@ -43,20 +46,32 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, auth
 	if err != nil {
 		return err
 	}
-	records := deletion.StoreRecords{Admin: adminStore, Chat: chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
+	records := deletionRecords{admin: adminStore, chat: chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
 	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d), records, authn, d.Clock, window).Register(rt)
 	return nil
 }
 
-// botPurge erases deleted bots' chat data through the lifecycle queue.
+func lifecycleQueue(d Deps) string { return d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)] }
+
+// outbox drives the intents written with deletions to completion.
+func outbox(d Deps) *lifecycle.Outbox {
+	return lifecycle.NewOutbox(catalogue(d), lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)), d.SQS, lifecycleQueue(d))
+}
+
+// botPurge erases a deleted bot's data, every kind of the catalogue,
+// through the lifecycle queue.
 func botPurge(d Deps) *lifecycle.BotPurge {
-	var objects lifecycle.Objects
-	if d.S3 != nil {
-		objects = d.S3
+	return lifecycle.NewBotPurge(catalogue(d), d.SQS, lifecycleQueue(d), outbox(d), d.Log)
+}
+
+// conversations is the catalogue's conversation kind, which deletion jobs
+// act on.
+func conversations(d Deps) lifecycle.UserKind {
+	k, ok := catalogue(d).UserKind(lifecycle.KindConversation)
+	if !ok {
+		panic("the catalogue has no conversation kind")
 	}
-	return lifecycle.NewBotPurge(lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable)),
-		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)],
-		objects, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)])
+	return k
 }
 
 func finisher(d Deps) (*deletion.Finisher, error) {
@@ -76,13 +91,13 @@ func lifecycleWorker(d Deps) (WorkerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	purger := lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable))
-	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), purger, d.Clock, f)
+	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), d.Clock, f, d.Log)
 	w := lifecycle.NewWorker(map[string]lifecycle.Handler{
 		deletion.WorkKind:      jobs.Handle,
 		lifecycle.PurgeBotKind: botPurge(d).Handle,
+		lifecycle.EraseKind:    outbox(d).HandleErase,
 		retentionWorkKind:      retentionWorker(d),
-	}, d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Log)
+	}, d.SQS, lifecycleQueue(d), d.Log)
 	return w.Handle, nil
 }
 
@@ -95,7 +110,7 @@ func offpeak(d Deps) (ScheduledFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := deletion.NewWindow(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Config.Table(topology.ChatTable),
+	w := deletion.NewWindow(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d),
 		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Config.Env[topology.EnvVar("queue", topology.LifecycleDLQ)],
 		d.Clock, length, f, d.Log)
 	sweep, err := retentionSweep(d)
@@ -105,7 +120,42 @@ func offpeak(d Deps) (ScheduledFunc, error) {
 	w.SettleAlso(retentionWorkKind, sweep.SettleDeadLetter)
 	// Retention runs after the deletion jobs, in the same window; the
 	// event's time names the window, so a retried invocation resumes it.
+	out := outbox(d)
 	return func(ctx context.Context, ev events.EventBridgeEvent) error {
-		return errors.Join(w.Open(ctx), sweep.Open(ctx, ev.Time))
+		// Intents left behind by failed kicks go first: a deleted bot's or
+		// conversation's data is erased in the first window after, at worst.
+		_, drainErr := out.Drain(ctx, d.Clock.Now())
+		return errors.Join(drainErr, w.Open(ctx), sweep.Open(ctx, ev.Time))
 	}, nil
+}
+
+// deletionRecords reads, for deletion job intake, bots from the admin
+// store and users from the chat store.
+type deletionRecords struct {
+	admin *admin.Store
+	chat  *chat.Store
+}
+
+var _ deletion.Records = deletionRecords{}
+
+func (r deletionRecords) BotWorkspace(ctx context.Context, botID string) (string, error) {
+	return r.admin.BotWorkspace(ctx, botID)
+}
+
+// Created answers the bot's creation, and the user's when the user still
+// exists.
+func (r deletionRecords) Created(ctx context.Context, botID, userID string) (time.Time, time.Time, error) {
+	created, err := r.admin.BotCreated(ctx, botID)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	var user time.Time
+	u, err := r.chat.User(ctx, botID, userID)
+	switch {
+	case err == nil:
+		user, _ = clock.Parse(u.CreatedAt)
+	case !apperr.Is(err, apperr.ResourceNotFound):
+		return time.Time{}, time.Time{}, err
+	}
+	return created, user, nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/policy"
 	"github.com/parley-dev/parley/pkg/retention"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -17,7 +18,7 @@ import (
 const retentionWorkKind = retention.WorkKind
 
 type retentionParts struct {
-	policies *policy.Store
+	policies *lifecycledata.PolicyStore
 	finder   *retention.Finder
 	runs     *retention.Runs
 }
@@ -25,8 +26,8 @@ type retentionParts struct {
 func retentionOf(d Deps, adminStore *admin.Store, pages *cursor.Codec) retentionParts {
 	lc := d.Config.Table(topology.LifecycleTable)
 	return retentionParts{
-		policies: policy.NewStore(d.DB, lc, adminStore, pages),
-		finder:   retention.NewFinder(d.DB, d.Config.Table(topology.ChatTable), adminStore),
+		policies: lifecycledata.NewPolicyStore(d.DB, lc, pages),
+		finder:   retention.NewFinder(catalogue(d), adminStore),
 		runs:     retention.NewRuns(d.DB, lc, pages, adminStore, d.Clock, d.Log),
 	}
 }
@@ -34,14 +35,13 @@ func retentionOf(d Deps, adminStore *admin.Store, pages *cursor.Codec) retention
 func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admin.Store, authn *auth.Authenticator, pages *cursor.Codec) {
 	r := retentionOf(d, adminStore, pages)
 	enforce := retention.Enforcement{Policies: r.policies, Finder: r.finder, RunStore: r.runs, Clock: d.Clock}
-	policy.NewAPI(r.policies, adminStore, enforce, authn, d.Clock).Register(rt)
+	policy.NewAPI(r.policies, adminStore, adminStore, enforce, authn, d.Clock).Register(rt)
 }
 
 func retentionWorker(d Deps) lifecycle.Handler {
 	pages := cursor.New(d.Config.SigningKey)
 	r := retentionOf(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
-	purger := lifecycle.NewPurger(d.DB, d.Config.Table(topology.ChatTable))
-	return retention.NewWorker(r.runs, purger, d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock).Handle
+	return retention.NewWorker(r.runs, catalogue(d), r.policies, d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Handle
 }
 
 func retentionSweep(d Deps) (*retention.Sweep, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,15 +22,15 @@ import (
 // letters, starts due jobs (resolving them to conversations) and resumes
 // jobs an earlier window left unfinished, by queueing their pending chunks.
 type Window struct {
-	store     *Store
-	chatTable string
-	queue     lifecycle.Queue
-	queueURL  string
-	dlqURL    string
-	clock     clock.Clock
-	length    time.Duration
-	finish    *Finisher
-	log       *slog.Logger
+	store    *Store
+	convs    lifecycle.UserKind
+	queue    lifecycle.Queue
+	queueURL string
+	dlqURL   string
+	clock    clock.Clock
+	length   time.Duration
+	finish   *Finisher
+	log      *slog.Logger
 	// settlers end dead letters of other work kinds (retention chunks).
 	settlers map[string]func(context.Context, lifecycle.Item) error
 }
@@ -46,8 +45,8 @@ func (w *Window) SettleAlso(kind string, settle func(context.Context, lifecycle.
 }
 
 // NewWindow returns the deletion part of the off-peak handler.
-func NewWindow(store *Store, chatTable string, q lifecycle.Queue, queueURL, dlqURL string, c clock.Clock, length time.Duration, f *Finisher, log *slog.Logger) *Window {
-	return &Window{store: store, chatTable: chatTable, queue: q, queueURL: queueURL, dlqURL: dlqURL, clock: c, length: length, finish: f, log: log}
+func NewWindow(store *Store, conversations lifecycle.UserKind, q lifecycle.Queue, queueURL, dlqURL string, c clock.Clock, length time.Duration, f *Finisher, log *slog.Logger) *Window {
+	return &Window{store: store, convs: conversations, queue: q, queueURL: queueURL, dlqURL: dlqURL, clock: c, length: length, finish: f, log: log}
 }
 
 // Open runs the window's deletion work. Errors of one job don't stop others.
@@ -87,14 +86,8 @@ func (w *Window) settleDeadLetter(ctx context.Context, it lifecycle.Item) error 
 	if err := json.Unmarshal(it.Body, &work); err != nil {
 		return nil // unreadable: nothing to attribute it to
 	}
-	plan := map[string]outcome{}
-	for _, id := range work.ConversationIDs {
-		plan[id] = outcome{Action: "delete"}
-	}
-	if err := w.store.failChunk(ctx, work, plan, "dead-lettered: the work item failed on every delivery"); err != nil {
-		return err
-	}
-	return w.finish.IfDone(ctx, work.BotID, work.JobID)
+	jobs := &Worker{store: w.store, clock: w.clock, finish: w.finish, retries: MaxRetries, log: w.log}
+	return jobs.pipeline().FailDeadLetter(ctx, jobs.chunk(work), jobs.settlement(work), "dead-lettered: the work item failed on every delivery")
 }
 
 // start resolves a queued job (or one whose resolution was interrupted) and
@@ -184,39 +177,44 @@ func (w *Window) resolve(ctx context.Context, j *Job) error {
 }
 
 // conversations lists a job's conversations: the ids given, or the user's
-// conversations created within the range, read from the index of a user's
-// conversations by creation time (never a scan).
+// conversations created within the range, from the catalogue's index of a
+// user's conversations by creation time (never a scan).
 func (w *Window) conversations(ctx context.Context, j Job) ([]string, error) {
 	if j.RequestType == ByIDs {
 		return j.Request.ConversationIDs, nil
 	}
-	keyCond := expression.Key(ds.GSI1PK).Equal(expression.Value("BOT#" + j.BotID + "#USER#" + j.Request.UserID + "#CONVS")).
-		And(expression.Key(ds.GSI1SK).Between(expression.Value(j.Request.StartDate), expression.Value(j.Request.EndDate+"\uffff")))
-	expr, _ := expression.NewBuilder().WithKeyCondition(keyCond).
-		WithProjection(expression.NamesList(expression.Name(ds.GSI1SK))).Build()
-	pages := dynamodb.NewQueryPaginator(w.store.db, &dynamodb.QueryInput{
-		TableName: aws.String(w.chatTable), IndexName: aws.String(ds.GSI1),
-		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
+	from, err := dayBound(j.Request.StartDate, false)
+	if err != nil {
+		return nil, fmt.Errorf("job %s startDate: %w", j.JobID, err)
+	}
+	to, err := dayBound(j.Request.EndDate, true)
+	if err != nil {
+		return nil, fmt.Errorf("job %s endDate: %w", j.JobID, err)
+	}
 	seen := map[string]bool{}
 	var ids []string
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Items {
-			// gsi1sk is <conversation createdAt>#<conversation id>.
-			if i := strings.LastIndexByte(ds.String(it, ds.GSI1SK), '#'); i >= 0 {
-				if id := ds.String(it, ds.GSI1SK)[i+1:]; !seen[id] {
-					seen[id] = true
-					ids = append(ids, id)
-				}
+	err = w.convs.ByUser(ctx, j.BotID, j.Request.UserID, from, to, func(page []string) error {
+		for _, id := range page {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
 			}
 		}
+		return nil
+	})
+	return ids, err
+}
+
+// dayBound reads a stored date: a YYYY-MM-DD day covers the whole day (its
+// first or last millisecond), a full ISO 8601 time is itself.
+func dayBound(v string, end bool) (time.Time, error) {
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		if end {
+			return d.Add(24*time.Hour - time.Millisecond), nil
+		}
+		return d, nil
 	}
-	return ids, nil
+	return clock.Parse(v)
 }
 
 type chunkRow struct {

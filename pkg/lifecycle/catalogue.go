@@ -168,3 +168,23 @@ const (
 	KindUser         = "user"
 	KindEvent        = "event"
 )
+
+// AgedKind returns the named kind when it can be listed by age.
+func (c *Catalogue) AgedKind(name string) (AgedKind, bool) {
+	k, ok := c.Kind(name)
+	if !ok {
+		return nil, false
+	}
+	ak, ok := k.(AgedKind)
+	return ak, ok
+}
+
+// UserKind returns the named kind when a chat user's items can be listed.
+func (c *Catalogue) UserKind(name string) (UserKind, bool) {
+	k, ok := c.Kind(name)
+	if !ok {
+		return nil, false
+	}
+	uk, ok := k.(UserKind)
+	return uk, ok
+}

@@ -31,12 +31,13 @@ type Chunks struct {
 // StartAttempt counts an attempt on the chunk at key and fixes plan on the
 // first one, in one UpdateItem that returns what is stored: the stored plan
 // is decoded into stored, so retries act and count as the first attempt
-// decided. It fails with a condition error when the chunk is missing or
-// already settled.
-func (c Chunks) StartAttempt(ctx context.Context, key map[string]types.AttributeValue, plan, stored any) (int, error) {
+// decided. It answers the attempt's number and the last error an earlier
+// attempt noted. It fails with a condition error when the chunk is missing
+// or already settled.
+func (c Chunks) StartAttempt(ctx context.Context, key map[string]types.AttributeValue, plan, stored any) (int, string, error) {
 	raw, err := json.Marshal(plan)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	out, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &c.Table, Key: key,
@@ -47,31 +48,35 @@ func (c Chunks) StartAttempt(ctx context.Context, key map[string]types.Attribute
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if err := json.Unmarshal([]byte(ds.String(out.Attributes, "planJSON")), stored); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	n := 0
 	if v, ok := out.Attributes["attempts"].(*types.AttributeValueMemberN); ok {
 		n, _ = strconv.Atoi(v.Value)
 	}
-	return n, nil
+	return n, ds.String(out.Attributes, "lastError"), nil
 }
 
 // NoteError keeps the chunk's last error, to report it if the chunk fails
-// for good (best effort).
-func (c Chunks) NoteError(ctx context.Context, key map[string]types.AttributeValue, cause error) {
+// for good; the caller logs a failure to note it.
+func (c Chunks) NoteError(ctx context.Context, key map[string]types.AttributeValue, cause error) error {
 	msg := cause.Error()
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
-	_, _ = c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := c.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &c.Table, Key: key,
 		UpdateExpression:          aws.String("SET lastError = :e"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":e": ds.S(msg)},
 	})
+	if ds.IsConditionFailed(err) {
+		return nil
+	}
+	return err
 }
 
 // Done is the transaction item that marks an in-progress chunk done. Put

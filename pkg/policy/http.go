@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"net/http"
 	"strings"
 	"time"
@@ -38,7 +39,8 @@ type Enforcement interface {
 
 // API serves /api/v1/policy/*.
 type API struct {
-	store   *Store
+	store   Store
+	trail   Auditor
 	members Memberships
 	enforce Enforcement
 	auth    *auth.Authenticator
@@ -46,8 +48,8 @@ type API struct {
 }
 
 // NewAPI returns the policy API.
-func NewAPI(store *Store, members Memberships, enforce Enforcement, a *auth.Authenticator, c clock.Clock) *API {
-	return &API{store: store, members: members, enforce: enforce, auth: a, clock: c}
+func NewAPI(store Store, trail Auditor, members Memberships, enforce Enforcement, a *auth.Authenticator, c clock.Clock) *API {
+	return &API{store: store, trail: trail, members: members, enforce: enforce, auth: a, clock: c}
 }
 
 // Register adds the routes to rt.
@@ -201,7 +203,7 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 	}
-	if err := a.store.Create(r.Context(), pol, audit(p, AuditCreate, pol.ID, pol.Name, pol.Config, now)); err != nil {
+	if err := a.store.Create(r.Context(), pol, a.audit(p, AuditCreate, pol.ID, pol.Name, pol.Config, now)); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(pol), nil
@@ -209,13 +211,13 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 
 // audit is the record of a change by the caller; its value holds the
 // config in force afterwards (or what changed), for the trail.
-func audit(p auth.Principal, action, policyID, name string, value any, now time.Time) admin.AuditRecord {
+func (a *API) audit(p auth.Principal, action, policyID, name string, value any, now time.Time) types.TransactWriteItem {
 	rec := admin.NewAuditRecord(p.WorkspaceID, p.AccountID, action, policyID, name, now)
 	if value != nil {
 		raw, _ := json.Marshal(value)
 		rec.Value = string(raw)
 	}
-	return rec
+	return a.trail.AuditPut(rec)
 }
 
 func (a *API) fetch(r *http.Request) (httpapi.Response, error) {
@@ -272,7 +274,7 @@ func (a *API) update(r *http.Request) (httpapi.Response, error) {
 	}
 	p := auth.FromContext(r.Context())
 	pid := r.PathValue("policyId")
-	if err := a.store.Update(r.Context(), p.WorkspaceID, pid, c, audit(p, AuditUpdate, pid, "", changed, now)); err != nil {
+	if err := a.store.Update(r.Context(), p.WorkspaceID, pid, c, a.audit(p, AuditUpdate, pid, "", changed, now)); err != nil {
 		return httpapi.Response{}, err
 	}
 	// One round trip: the SDK reads only the id back.
@@ -286,7 +288,7 @@ func (a *API) delete(r *http.Request) (httpapi.Response, error) {
 	}
 	p := auth.FromContext(r.Context())
 	pid := r.PathValue("policyId")
-	if err := a.store.Delete(r.Context(), p.WorkspaceID, pid, audit(p, AuditDelete, pid, "", nil, a.clock.Now())); err != nil {
+	if err := a.store.Delete(r.Context(), p.WorkspaceID, pid, a.audit(p, AuditDelete, pid, "", nil, a.clock.Now())); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]string{"id": pid}), nil

@@ -4,20 +4,24 @@ import (
 	"context"
 
 	"github.com/parley-dev/parley/pkg/clock"
-	"github.com/parley-dev/parley/pkg/policy"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
+
+// PolicyReader reads the policies enforcement evaluates.
+type PolicyReader interface {
+	All(ctx context.Context) ([]lifecycledata.Policy, error)
+	OfWorkspace(ctx context.Context, ws string) ([]lifecycledata.Policy, error)
+}
 
 // Enforcement answers the policy API's runs and preview routes.
 type Enforcement struct {
-	Policies *policy.Store
+	Policies PolicyReader
 	Finder   *Finder
 	RunStore *Runs
 	Clock    clock.Clock
 }
 
-var _ policy.Enforcement = Enforcement{}
-
-// Runs implements policy.Enforcement.
+// Runs implements lifecycledata.Enforcement.
 func (e Enforcement) Runs(ctx context.Context, ws, policyID, cursor string, take int, order string) (any, string, error) {
 	return e.RunStore.List(ctx, ws, policyID, cursor, take, order)
 }
@@ -33,10 +37,10 @@ type Ref struct {
 
 // Preview is what a policy would do if the window opened now.
 type Preview struct {
-	PolicyID    string        `json:"policyId"`
-	EvaluatedAt string        `json:"evaluatedAt"`
-	Config      policy.Config `json:"config"`
-	Cutoff      string        `json:"cutoff"`
+	PolicyID    string                     `json:"policyId"`
+	EvaluatedAt string                     `json:"evaluatedAt"`
+	Config      lifecycledata.PolicyConfig `json:"config"`
+	Cutoff      string                     `json:"cutoff"`
 	// Count is how many items it would archive or delete.
 	Count         int   `json:"count"`
 	ArchiveCount  int   `json:"archiveCount"`
@@ -47,9 +51,9 @@ type Preview struct {
 	CandidateRead int   `json:"candidatesRead"`
 }
 
-// Preview implements policy.Enforcement: the window's evaluation of the
+// Preview implements lifecycledata.Enforcement: the window's evaluation of the
 // policy's workspace, without writing anything.
-func (e Enforcement) Preview(ctx context.Context, p policy.Policy) (any, error) {
+func (e Enforcement) Preview(ctx context.Context, p lifecycledata.Policy) (any, error) {
 	ps, err := e.Policies.OfWorkspace(ctx, p.WorkspaceID)
 	if err != nil {
 		return nil, err
@@ -76,7 +80,7 @@ func (e Enforcement) Preview(ctx context.Context, p policy.Policy) (any, error) 
 			}
 		}
 	}
-	if p.Config.Action == policy.ActionDelete {
+	if p.Config.Action == lifecycledata.ActionDelete {
 		out.DeleteCount = out.Count
 	} else {
 		out.ArchiveCount = out.Count

@@ -7,27 +7,21 @@ package retention
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/oklog/ulid/v2"
-	"github.com/parley-dev/parley/pkg/clock"
-	"github.com/parley-dev/parley/pkg/deletion"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
-	"github.com/parley-dev/parley/pkg/policy"
+	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
-// Item is a governed item found due: a conversation (ID is its id) or an
-// event (PK and SK locate it).
+// Item is a governed item found due: an item of the catalogue kind the
+// policy's resources name (its id is the kind's).
 type Item struct {
 	BotID string `json:"botId"`
 	ID    string `json:"id"`
-	PK    string `json:"pk,omitempty"`
-	SK    string `json:"sk,omitempty"`
 	// Basis is the item's basis time for the policy that found it.
 	Basis time.Time `json:"-"`
 	Held  bool      `json:"-"`
@@ -38,107 +32,52 @@ type Bots interface {
 	WorkspaceBotIDs(ctx context.Context, workspaceID string) ([]string, error)
 }
 
-// Finder finds due items through the chat table's time-ordered keys and
-// indexes, so what it reads grows with what is due, not with what is stored.
+// AgedKinds finds the catalogue kind a policy governs, listed by age.
+type AgedKinds interface {
+	AgedKind(name string) (lifecycle.AgedKind, bool)
+}
+
+// Finder finds due items through the catalogue kinds' indexes by time, so
+// what it reads grows with what is due, not with what is stored.
 type Finder struct {
-	db        ds.Client
-	chatTable string
-	bots      Bots
+	kinds AgedKinds
+	bots  Bots
 }
 
-// NewFinder returns a finder on the chat table.
-func NewFinder(db ds.Client, chatTable string, bots Bots) *Finder {
-	return &Finder{db: db, chatTable: chatTable, bots: bots}
-}
-
-// ulidBound is the largest ULID of t's millisecond: ids up to it were
-// created at or before t.
-func ulidBound(t time.Time) string {
-	var u ulid.ULID
-	_ = u.SetTime(ulid.Timestamp(t))
-	for i := 6; i < 16; i++ {
-		u[i] = 0xff
-	}
-	return u.String()
+// NewFinder returns a finder over the catalogue.
+func NewFinder(kinds AgedKinds, bots Bots) *Finder {
+	return &Finder{kinds: kinds, bots: bots}
 }
 
 // due finds the items of one bot a config governs whose basis time is at
 // or before cutoff, and how many index entries were read to find them.
-func (f *Finder) due(ctx context.Context, bot string, c policy.Config, cutoff time.Time) ([]Item, int, error) {
-	var in *dynamodb.QueryInput
-	switch {
-	case c.Resources == policy.ResourceEvents:
-		// gsi2: BOT#<bot>#EVTS / <event id>, ids time-ordered.
-		expr, _ := expression.NewBuilder().
-			WithKeyCondition(expression.Key("gsi2pk").Equal(expression.Value("BOT#" + bot + "#EVTS")).
-				And(expression.Key("gsi2sk").Between(expression.Value("evt_"), expression.Value("evt_"+ulidBound(cutoff))))).
-			WithProjection(expression.NamesList(expression.Name(ds.PK), expression.Name(ds.SK), expression.Name("gsi2sk"))).Build()
-		in = &dynamodb.QueryInput{IndexName: aws.String("gsi2"), KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
-	case c.Basis == policy.BasisCreatedAt:
-		// Conversation ids are ULIDs: the key range up to the cutoff's.
-		expr, _ := expression.NewBuilder().
-			WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("BOT#" + bot)).
-				And(expression.Key(ds.SK).Between(expression.Value("CONV#conv_"), expression.Value("CONV#conv_"+ulidBound(cutoff))))).
-			WithProjection(convProjection()).Build()
-		in = &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
-	default:
-		// gsi2: BOT#<bot>#CONVS / <updatedAt>#<conv>.
-		expr, _ := expression.NewBuilder().
-			WithKeyCondition(expression.Key("gsi2pk").Equal(expression.Value("BOT#" + bot + "#CONVS")).
-				And(expression.Key("gsi2sk").LessThanEqual(expression.Value(clock.Format(cutoff) + "#~")))).
-			WithProjection(convProjection()).Build()
-		in = &dynamodb.QueryInput{IndexName: aws.String("gsi2"), KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
+func (f *Finder) due(ctx context.Context, bot string, c lifecycledata.PolicyConfig, cutoff time.Time) ([]Item, int, error) {
+	kind, ok := f.kinds.AgedKind(KindOf(c.Resources))
+	if !ok {
+		return nil, 0, fmt.Errorf("no catalogue kind governs %q by age", c.Resources)
 	}
-	in.TableName = aws.String(f.chatTable)
-	pages := dynamodb.NewQueryPaginator(f.db, in)
+	basis := lifecycle.BasisUpdated
+	if c.Basis == lifecycledata.BasisCreatedAt {
+		basis = lifecycle.BasisCreated
+	}
 	var items []Item
-	read := 0
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, 0, err
+	read, err := kind.Due(ctx, bot, basis, cutoff, func(page []lifecycle.Candidate) error {
+		for _, cand := range page {
+			if !inScope(c.Scope, cand.Attrs["channel"], cand.Attrs["integration"], cand.Tags) {
+				continue
+			}
+			t := cand.CreatedAt
+			if basis == lifecycle.BasisUpdated && !cand.UpdatedAt.IsZero() {
+				t = cand.UpdatedAt
+			}
+			if t.IsZero() || t.After(cutoff) {
+				continue
+			}
+			items = append(items, Item{BotID: bot, ID: cand.ID, Basis: t, Held: cand.Held})
 		}
-		read += int(out.ScannedCount)
-		for _, it := range out.Items {
-			if c.Resources == policy.ResourceEvents {
-				id := ds.String(it, "gsi2sk")
-				items = append(items, Item{BotID: bot, ID: id, PK: ds.String(it, ds.PK), SK: ds.String(it, ds.SK), Basis: idTime(id)})
-				continue
-			}
-			var conv struct {
-				ID          string            `json:"id"`
-				CreatedAt   string            `json:"createdAt"`
-				UpdatedAt   string            `json:"updatedAt"`
-				Channel     string            `json:"channel"`
-				Integration string            `json:"integration"`
-				Tags        map[string]string `json:"tags"`
-			}
-			if err := ds.Unmarshal(it, &conv); err != nil {
-				return nil, 0, err
-			}
-			if !inScope(c.Scope, conv.Channel, conv.Integration, conv.Tags) {
-				continue
-			}
-			basis := conv.UpdatedAt
-			if c.Basis == policy.BasisCreatedAt {
-				basis = conv.CreatedAt
-			}
-			t, err := clock.Parse(basis)
-			if err != nil || t.After(cutoff) {
-				continue
-			}
-			items = append(items, Item{BotID: bot, ID: conv.ID, Basis: t, Held: conv.Tags[deletion.LegalHoldTag] == "true"})
-		}
-	}
-	return items, read, nil
-}
-
-func convProjection() expression.ProjectionBuilder {
-	return expression.NamesList(expression.Name("id"), expression.Name("createdAt"), expression.Name("updatedAt"),
-		expression.Name("channel"), expression.Name("integration"), expression.Name("tags"))
+		return nil
+	})
+	return items, read, err
 }
 
 // idTime is the creation time of a prefixed ULID id.
@@ -151,7 +90,7 @@ func idTime(id string) time.Time {
 	return ulid.Time(u.Time())
 }
 
-func inScope(s policy.Scope, channel, integration string, tags map[string]string) bool {
+func inScope(s lifecycledata.PolicyScope, channel, integration string, tags map[string]string) bool {
 	if len(s.Channels) > 0 && !contains(s.Channels, channel) {
 		return false
 	}
@@ -177,7 +116,7 @@ func contains(list []string, v string) bool {
 
 // Assignment is what one policy gets to act on in an evaluation.
 type Assignment struct {
-	Policy policy.Policy
+	Policy lifecycledata.Policy
 	Cutoff time.Time
 	// Items are the due items this policy won (held ones included: the
 	// worker skips and counts them).
@@ -190,7 +129,7 @@ type Assignment struct {
 // Evaluate evaluates a workspace's policies at now: each policy's due items
 // are found, and an item governed by several policies goes to the one due
 // earliest (basis time plus maxAge; ties to the lower policy id).
-func (f *Finder) Evaluate(ctx context.Context, ws string, policies []policy.Policy, now time.Time) ([]*Assignment, error) {
+func (f *Finder) Evaluate(ctx context.Context, ws string, policies []lifecycledata.Policy, now time.Time) ([]*Assignment, error) {
 	bots, err := f.bots.WorkspaceBotIDs(ctx, ws)
 	if err != nil {
 		return nil, err
@@ -206,7 +145,7 @@ func (f *Finder) Evaluate(ctx context.Context, ws string, policies []policy.Poli
 	for _, p := range policies {
 		a := &Assignment{Policy: p, Cutoff: p.Config.Cutoff(now)}
 		out = append(out, a)
-		d, err := policy.ParseDuration(p.Config.MaxAge)
+		d, err := lifecycledata.ParseDuration(p.Config.MaxAge)
 		if err != nil {
 			continue
 		}

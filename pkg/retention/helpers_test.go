@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/parley-dev/parley/pkg/lifecycle"
 	"os"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func counts(run map[string]any) string {
 }
 
 // archive downloads and gunzips an archive object.
-func archive(t testing.TB, env *testenv.Env, key string) ([]retention.Line, *s3.GetObjectOutput) {
+func archive(t testing.TB, env *testenv.Env, key string) ([]lifecycle.Line, *s3.GetObjectOutput) {
 	t.Helper()
 	client := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
 	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(env.Env["BUCKET_ARCHIVE"]), Key: &key})
@@ -163,11 +164,11 @@ func archive(t testing.TB, env *testenv.Env, key string) ([]retention.Line, *s3.
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []retention.Line
+	var lines []lifecycle.Line
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var l retention.Line
+		var l lifecycle.Line
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatal(err)
 		}

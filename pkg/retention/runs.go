@@ -21,7 +21,6 @@ import (
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
-	"github.com/parley-dev/parley/pkg/policy"
 )
 
 // Run statuses.
@@ -53,21 +52,21 @@ const (
 // is the policy's at the evaluation: changing the policy later does not
 // change a run.
 type Run struct {
-	ID             string         `json:"id"`
-	PolicyID       string         `json:"policyId"`
-	PolicyName     string         `json:"policyName"`
-	Status         string         `json:"status"`
-	Config         policy.Config  `json:"config"`
-	Cutoff         string         `json:"cutoff"`
-	StartedAt      string         `json:"startedAt"`
-	FinishedAt     *string        `json:"finishedAt"`
-	TotalCount     int            `json:"totalCount"`
-	ProcessedCount int            `json:"processedCount"`
-	ArchivedCount  int            `json:"archivedCount"`
-	DeletedCount   int            `json:"deletedCount"`
-	SkippedCount   int            `json:"skippedCount"`
-	FailedCount    int            `json:"failedCount"`
-	SkippedReasons map[string]int `json:"skippedReasons"`
+	ID             string                     `json:"id"`
+	PolicyID       string                     `json:"policyId"`
+	PolicyName     string                     `json:"policyName"`
+	Status         string                     `json:"status"`
+	Config         lifecycledata.PolicyConfig `json:"config"`
+	Cutoff         string                     `json:"cutoff"`
+	StartedAt      string                     `json:"startedAt"`
+	FinishedAt     *string                    `json:"finishedAt"`
+	TotalCount     int                        `json:"totalCount"`
+	ProcessedCount int                        `json:"processedCount"`
+	ArchivedCount  int                        `json:"archivedCount"`
+	DeletedCount   int                        `json:"deletedCount"`
+	SkippedCount   int                        `json:"skippedCount"`
+	FailedCount    int                        `json:"failedCount"`
+	SkippedReasons map[string]int             `json:"skippedReasons"`
 	// ErasedRecords counts every item removed from the live tables.
 	ErasedRecords int `json:"erasedRecords"`
 	// CandidatesRead is how many index entries the evaluation read;

@@ -10,12 +10,12 @@ import (
 
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/lifecycle"
-	"github.com/parley-dev/parley/pkg/policy"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // Sweep is the retention part of the off-peak window.
 type Sweep struct {
-	policies *policy.Store
+	policies PolicyReader
 	finder   *Finder
 	runs     *Runs
 	queue    lifecycle.Queue
@@ -26,7 +26,7 @@ type Sweep struct {
 }
 
 // NewSweep returns the retention sweep; length is the window's.
-func NewSweep(policies *policy.Store, finder *Finder, runs *Runs, q lifecycle.Queue, queueURL string, c clock.Clock, length time.Duration, log *slog.Logger) *Sweep {
+func NewSweep(policies PolicyReader, finder *Finder, runs *Runs, q lifecycle.Queue, queueURL string, c clock.Clock, length time.Duration, log *slog.Logger) *Sweep {
 	return &Sweep{policies: policies, finder: finder, runs: runs, queue: q, queueURL: queueURL, clock: c, length: length, log: log}
 }
 
@@ -49,7 +49,7 @@ func (s *Sweep) Open(ctx context.Context, at time.Time) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	byWS := map[string][]policy.Policy{}
+	byWS := map[string][]lifecycledata.Policy{}
 	for _, p := range all {
 		byWS[p.WorkspaceID] = append(byWS[p.WorkspaceID], p)
 	}
@@ -118,7 +118,7 @@ func (s *Sweep) queueRun(ctx context.Context, run Run, end time.Time) error {
 
 // evaluate evaluates a workspace's policies, records a run for each one
 // not busy, and queues the runs' chunks.
-func (s *Sweep) evaluate(ctx context.Context, ws string, ps []policy.Policy, busy map[string]bool, at, end time.Time) error {
+func (s *Sweep) evaluate(ctx context.Context, ws string, ps []lifecycledata.Policy, busy map[string]bool, at, end time.Time) error {
 	assignments, err := s.finder.Evaluate(ctx, ws, ps, at)
 	if err != nil {
 		return err
@@ -170,10 +170,10 @@ func (s *Sweep) SettleDeadLetter(ctx context.Context, it lifecycle.Item) error {
 	if err := json.Unmarshal(it.Body, &work); err != nil {
 		return nil // unreadable: nothing to attribute it to
 	}
-	plan := map[string]outcome{}
-	for _, item := range work.Items {
-		plan[item.ID] = outcome{Action: work.Config.Action}
+	w := &Worker{runs: s.runs, clock: s.clock, log: s.log}
+	c, err := w.chunk(work)
+	if err != nil {
+		return err
 	}
-	w := &Worker{runs: s.runs}
-	return w.fail(ctx, work, plan, "dead-lettered: the work item failed on every delivery")
+	return w.pipeline().FailDeadLetter(ctx, c, w.settlement(work, true), "dead-lettered: the work item failed on every delivery")
 }

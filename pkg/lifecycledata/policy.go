@@ -1,4 +1,4 @@
-package policy
+package lifecycledata
 
 import (
 	"bytes"
@@ -27,67 +27,67 @@ const (
 	resourceTableRows     = "tableRows"
 )
 
-// Scope narrows a policy; an empty list means "any".
-type Scope struct {
+// PolicyScope narrows a policy; an empty list means "any".
+type PolicyScope struct {
 	BotIDs           []string          `json:"botIds"`
 	Channels         []string          `json:"channels"`
 	IntegrationNames []string          `json:"integrationNames"`
 	Tags             map[string]string `json:"tags"`
 }
 
-// Config is a retention policy's configuration, stored with its defaults
+// PolicyConfig is a retention policy's configuration, stored with its defaults
 // filled in.
-type Config struct {
+type PolicyConfig struct {
 	MaxAge    string `json:"maxAge"`
 	Action    string `json:"action"`
 	Basis     string `json:"basis"`
 	Resources string `json:"resources"`
-	Scope     Scope  `json:"scope"`
+	Scope     PolicyScope  `json:"scope"`
 }
 
-// rawConfig is what a client may send; pointers tell omitted from empty.
-type rawConfig struct {
+// rawPolicyConfig is what a client may send; pointers tell omitted from empty.
+type rawPolicyConfig struct {
 	MaxAge    *string          `json:"maxAge"`
 	Action    *string          `json:"action"`
 	Basis     *string          `json:"basis"`
 	Resources *json.RawMessage `json:"resources"`
-	Scope     *rawScope        `json:"scope"`
+	Scope     *rawPolicyScope        `json:"scope"`
 }
 
-type rawScope struct {
+type rawPolicyScope struct {
 	BotIDs           []string          `json:"botIds"`
 	Channels         []string          `json:"channels"`
 	IntegrationNames []string          `json:"integrationNames"`
 	Tags             map[string]string `json:"tags"`
 }
 
-// Bounds of a scope, to keep evaluation and filters small.
+// Bounds of a policyScope, to keep evaluation and filters small.
 const (
 	maxScopeList = 100
 	maxScopeTags = 20
 )
 
-// ParseConfig validates a retention config and fills in its defaults. Every
+// ParsePolicyConfig validates a retention config and fills in its defaults. Every
 // error names the offending field (config.maxAge, config.scope.botIds[2]…).
-func ParseConfig(raw json.RawMessage) (Config, error) {
+func ParsePolicyConfig(raw json.RawMessage) (PolicyConfig, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return Config{}, apperr.Invalid("config is required for a retention policy: {\"maxAge\": \"P30D\"} at least")
+		return PolicyConfig{}, apperr.Invalid("config is required for a retention policy: {\"maxAge\": \"P30D\"} at least")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	var in rawConfig
+	var in rawPolicyConfig
 	if err := dec.Decode(&in); err != nil {
-		return Config{}, configDecodeError(err)
+		return PolicyConfig{}, policyConfigDecodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Config{}, apperr.Invalid("config must be a single JSON object")
+		return PolicyConfig{}, apperr.Invalid("config must be a single JSON object")
 	}
-	c := Config{Action: ActionArchive, Basis: BasisUpdatedAt, Resources: ResourceConversations}
+	c := PolicyConfig{Action: ActionArchive, Basis: BasisUpdatedAt, Resources: ResourceConversations}
 	if in.MaxAge == nil || strings.TrimSpace(*in.MaxAge) == "" {
-		return Config{}, apperr.Invalid("config.maxAge is required: an ISO 8601 duration such as P30D or PT12H")
+		return PolicyConfig{}, apperr.Invalid("config.maxAge is required: an ISO 8601 duration such as P30D or PT12H")
 	}
 	if _, err := ParseDuration(*in.MaxAge); err != nil {
-		return Config{}, apperr.Invalid("config.maxAge %q is not a valid ISO 8601 duration (%s); use e.g. P30D, P1Y2M, PT12H", *in.MaxAge, err)
+		return PolicyConfig{}, apperr.Invalid("config.maxAge %q is not a valid ISO 8601 duration (%s); use e.g. P30D, P1Y2M, PT12H", *in.MaxAge, err)
 	}
 	c.MaxAge = *in.MaxAge
 	if in.Action != nil {
@@ -95,7 +95,7 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		case ActionArchive, ActionDelete:
 			c.Action = *in.Action
 		default:
-			return Config{}, apperr.Invalid("config.action must be \"archive\" or \"delete\", not %q", *in.Action)
+			return PolicyConfig{}, apperr.Invalid("config.action must be \"archive\" or \"delete\", not %q", *in.Action)
 		}
 	}
 	if in.Basis != nil {
@@ -103,26 +103,26 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		case BasisUpdatedAt, BasisCreatedAt:
 			c.Basis = *in.Basis
 		default:
-			return Config{}, apperr.Invalid("config.basis must be \"updatedAt\" or \"createdAt\", not %q", *in.Basis)
+			return PolicyConfig{}, apperr.Invalid("config.basis must be \"updatedAt\" or \"createdAt\", not %q", *in.Basis)
 		}
 	}
 	if in.Resources != nil {
-		r, err := resources(*in.Resources)
+		r, err := policyResources(*in.Resources)
 		if err != nil {
-			return Config{}, err
+			return PolicyConfig{}, err
 		}
 		c.Resources = r
 	}
 	if c.Resources == ResourceEvents && c.Basis == BasisUpdatedAt && in.Basis != nil {
-		return Config{}, apperr.Invalid("config.basis \"updatedAt\" does not apply to events, which never change; use \"createdAt\" or omit it")
+		return PolicyConfig{}, apperr.Invalid("config.basis \"updatedAt\" does not apply to events, which never change; use \"createdAt\" or omit it")
 	}
 	if c.Resources == ResourceEvents {
 		c.Basis = BasisCreatedAt
 	}
 	if in.Scope != nil {
-		s, err := scope(*in.Scope, c.Resources)
+		s, err := policyScope(*in.Scope, c.Resources)
 		if err != nil {
-			return Config{}, err
+			return PolicyConfig{}, err
 		}
 		c.Scope = s
 	}
@@ -131,7 +131,7 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 }
 
 // normalized answers empty lists and maps rather than nulls.
-func (s Scope) normalized() Scope {
+func (s PolicyScope) normalized() PolicyScope {
 	if s.BotIDs == nil {
 		s.BotIDs = []string{}
 	}
@@ -147,8 +147,8 @@ func (s Scope) normalized() Scope {
 	return s
 }
 
-// resources accepts one resource name, or a list holding exactly one.
-func resources(raw json.RawMessage) (string, error) {
+// policyResources accepts one resource name, or a list holding exactly one.
+func policyResources(raw json.RawMessage) (string, error) {
 	var one string
 	if err := json.Unmarshal(raw, &one); err != nil {
 		var list []string
@@ -166,33 +166,33 @@ func resources(raw json.RawMessage) (string, error) {
 	return "", apperr.Invalid("config.resources must be \"conversations\" or \"events\", not %q", one)
 }
 
-func scope(in rawScope, res string) (Scope, error) {
-	s := Scope{BotIDs: in.BotIDs, Channels: in.Channels, IntegrationNames: in.IntegrationNames, Tags: in.Tags}
+func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
+	s := PolicyScope{BotIDs: in.BotIDs, Channels: in.Channels, IntegrationNames: in.IntegrationNames, Tags: in.Tags}
 	for field, list := range map[string][]string{"botIds": s.BotIDs, "channels": s.Channels, "integrationNames": s.IntegrationNames} {
 		if len(list) > maxScopeList {
-			return Scope{}, apperr.Invalid("config.scope.%s holds %d values; at most %d", field, len(list), maxScopeList)
+			return PolicyScope{}, apperr.Invalid("config.scope.%s holds %d values; at most %d", field, len(list), maxScopeList)
 		}
 		for i, v := range list {
 			if strings.TrimSpace(v) == "" || len(v) > 200 {
-				return Scope{}, apperr.Invalid("config.scope.%s[%d] must be a non-empty string of at most 200 characters", field, i)
+				return PolicyScope{}, apperr.Invalid("config.scope.%s[%d] must be a non-empty string of at most 200 characters", field, i)
 			}
 		}
 	}
 	if len(s.Tags) > maxScopeTags {
-		return Scope{}, apperr.Invalid("config.scope.tags holds %d tags; at most %d", len(s.Tags), maxScopeTags)
+		return PolicyScope{}, apperr.Invalid("config.scope.tags holds %d tags; at most %d", len(s.Tags), maxScopeTags)
 	}
 	for k := range s.Tags {
 		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, ".#") || len(k) > 200 {
-			return Scope{}, apperr.Invalid("config.scope.tags key %q is not a valid tag name", k)
+			return PolicyScope{}, apperr.Invalid("config.scope.tags key %q is not a valid tag name", k)
 		}
 	}
 	if res == ResourceEvents && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0 || len(s.Tags) > 0) {
-		return Scope{}, apperr.Invalid("config.scope narrows events by botIds only; channels, integrationNames and tags apply to conversations")
+		return PolicyScope{}, apperr.Invalid("config.scope narrows events by botIds only; channels, integrationNames and tags apply to conversations")
 	}
 	return s, nil
 }
 
-func configDecodeError(err error) error {
+func policyConfigDecodeError(err error) error {
 	var typ *json.UnmarshalTypeError
 	var syntax *json.SyntaxError
 	switch {
@@ -203,7 +203,7 @@ func configDecodeError(err error) error {
 	case errors.As(err, &syntax):
 		return apperr.Invalid("config is malformed JSON: %s", syntax.Error())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return apperr.Invalid("config has an unknown field %s; known: maxAge, action, basis, resources, scope", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return apperr.Invalid("config has an unknown field %s; known: maxAge, action, basis, policyResources, scope", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return apperr.Invalid("config is invalid: %s", err)
 }
@@ -263,9 +263,9 @@ func (d Duration) Before(t time.Time) time.Time {
 	return t.AddDate(-d.Years, -d.Months, -d.Days).Add(-d.Clock)
 }
 
-// Cutoff is the basis time at and before which an item governed by c is
+// Cutoff is the basis time at and before which an policyItem governed by c is
 // due at now.
-func (c Config) Cutoff(now time.Time) time.Time {
+func (c PolicyConfig) Cutoff(now time.Time) time.Time {
 	d, err := ParseDuration(c.MaxAge)
 	if err != nil {
 		return time.Time{} // stored configs were validated; nothing is due

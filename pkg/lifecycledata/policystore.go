@@ -1,7 +1,7 @@
 // Package policy implements ChatBotKit-style retention policies: the
 // /api/v1/policy/* API (create, list, fetch, update, delete, runs, preview)
 // and their store. Enforcement, at each off-peak window, is pkg/retention.
-package policy
+package lifecycledata
 
 import (
 	"context"
@@ -14,15 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
-	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
-// TypeRetention is the only policy type there is.
-const TypeRetention = "retention"
+// PolicyTypeRetention is the only policy type there is.
+const PolicyTypeRetention = "retention"
 
 // Policy is a policy as stored and answered.
 type Policy struct {
@@ -31,50 +29,43 @@ type Policy struct {
 	Description string         `json:"description"`
 	Type        string         `json:"type"`
 	BlueprintID *string        `json:"blueprintId"`
-	Config      Config         `json:"config"`
+	Config      PolicyConfig         `json:"config"`
 	Meta        map[string]any `json:"meta"`
 	CreatedAt   string         `json:"createdAt"`
 	UpdatedAt   string         `json:"updatedAt"`
 	WorkspaceID string         `json:"-"`
 }
 
-// Store keeps policies in the lifecycle table:
+// PolicyStore keeps policies in the lifecycle table:
 //
 //	policy  WS#<workspace>  POLICY#<policy>  gsi1 (every policy, for the window): POLICIES / <policy>
 //
 // Policy ids are ULIDs, so a workspace's partition lists them by creation.
-// Every change carries its audit record in the same TransactWriteItems.
-type Store struct {
+// Every change carries its audit record (a transaction item the caller
+// makes through its audit trail) in the same TransactWriteItems.
+type PolicyStore struct {
 	db    ds.Client
 	table string
-	audit Auditor
 	pages *cursor.Codec
 }
 
-// Auditor makes the audit record write of a change.
-type Auditor interface {
-	AuditPut(r admin.AuditRecord) types.TransactWriteItem
-}
-
-// NewStore returns a policy store on the lifecycle table.
-func NewStore(db ds.Client, table string, audit Auditor, pages *cursor.Codec) *Store {
-	return &Store{db: db, table: table, audit: audit, pages: pages}
+func NewPolicyStore(db ds.Client, table string, pages *cursor.Codec) *PolicyStore {
+	return &PolicyStore{db: db, table: table, pages: pages}
 }
 
 // IndexKey is the sparse index partition holding every policy.
-const IndexKey = lifecycledata.PoliciesIndex
+const IndexKey = PoliciesIndex
 
-// Key is a policy's primary key.
-func Key(ws, id string) map[string]types.AttributeValue { return lifecycledata.PolicyKey(ws, id) }
+// PolicyKey is a policy's primary key.
 
-func item(p Policy) map[string]types.AttributeValue {
-	it := ds.Item(p, map[string]string{ds.PK: lifecycledata.PolicyPK(p.WorkspaceID), ds.SK: lifecycledata.PolicySKPrefix + p.ID, ds.GSI1PK: IndexKey, ds.GSI1SK: p.ID})
+func policyItem(p Policy) map[string]types.AttributeValue {
+	it := ds.Item(p, map[string]string{ds.PK: PolicyPK(p.WorkspaceID), ds.SK: PolicySKPrefix + p.ID, ds.GSI1PK: IndexKey, ds.GSI1SK: p.ID})
 	it["workspaceId"] = ds.S(p.WorkspaceID)
 	return it
 }
 
-// Read decodes a stored policy.
-func Read(it map[string]types.AttributeValue) (Policy, error) {
+// ReadPolicy decodes a stored policy.
+func ReadPolicy(it map[string]types.AttributeValue) (Policy, error) {
 	var p Policy
 	if err := ds.Unmarshal(it, &p); err != nil {
 		return p, err
@@ -88,39 +79,39 @@ func Read(it map[string]types.AttributeValue) (Policy, error) {
 }
 
 // Create stores a new policy with its audit record: one TransactWriteItems.
-func (s *Store) Create(ctx context.Context, p Policy, audit admin.AuditRecord) error {
+func (s *PolicyStore) Create(ctx context.Context, p Policy, audit types.TransactWriteItem) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: item(p), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		s.audit.AuditPut(audit),
+		{Put: &types.Put{TableName: &s.table, Item: policyItem(p), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		audit,
 	}})
 	return err
 }
 
 // Get returns a workspace's policy: one GetItem. Another workspace's
 // policy is missing.
-func (s *Store) Get(ctx context.Context, ws, id string) (Policy, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: Key(ws, id), ConsistentRead: aws.Bool(true)})
+func (s *PolicyStore) Get(ctx context.Context, ws, id string) (Policy, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: PolicyKey(ws, id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return Policy{}, err
 	}
 	if out.Item == nil {
 		return Policy{}, apperr.NotFound("policy", id)
 	}
-	return Read(out.Item)
+	return ReadPolicy(out.Item)
 }
 
-// Change is an incremental update: nil fields keep their values.
-type Change struct {
+// PolicyChange is an incremental update: nil fields keep their values.
+type PolicyChange struct {
 	Name, Description *string
 	BlueprintID       **string
-	Config            *Config
+	Config            *PolicyConfig
 	Meta              *map[string]any
 	UpdatedAt         string
 }
 
 // Update applies a change with its audit record: one TransactWriteItems,
 // conditioned on the policy existing in the workspace.
-func (s *Store) Update(ctx context.Context, ws, id string, c Change, audit admin.AuditRecord) error {
+func (s *PolicyStore) Update(ctx context.Context, ws, id string, c PolicyChange, audit types.TransactWriteItem) error {
 	ub := expression.Set(expression.Name("updatedAt"), expression.Value(c.UpdatedAt))
 	if c.Name != nil {
 		ub = ub.Set(expression.Name("name"), expression.Value(*c.Name))
@@ -142,36 +133,36 @@ func (s *Store) Update(ctx context.Context, ws, id string, c Change, audit admin
 		return err
 	}
 	return s.changeOne(ctx, id, types.TransactWriteItem{Update: &types.Update{
-		TableName: &s.table, Key: Key(ws, id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		TableName: &s.table, Key: PolicyKey(ws, id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}}, audit)
 }
 
 // Delete removes a policy with its audit record: one TransactWriteItems.
 // Its runs stay readable; a run in progress stops at its next chunk.
-func (s *Store) Delete(ctx context.Context, ws, id string, audit admin.AuditRecord) error {
+func (s *PolicyStore) Delete(ctx context.Context, ws, id string, audit types.TransactWriteItem) error {
 	return s.changeOne(ctx, id, types.TransactWriteItem{Delete: &types.Delete{
-		TableName: &s.table, Key: Key(ws, id), ConditionExpression: aws.String("attribute_exists(pk)"),
+		TableName: &s.table, Key: PolicyKey(ws, id), ConditionExpression: aws.String("attribute_exists(pk)"),
 	}}, audit)
 }
 
-func (s *Store) changeOne(ctx context.Context, id string, change types.TransactWriteItem, audit admin.AuditRecord) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{change, s.audit.AuditPut(audit)}})
+func (s *PolicyStore) changeOne(ctx context.Context, id string, change types.TransactWriteItem, audit types.TransactWriteItem) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{change, audit}})
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("policy", id)
 	}
 	return err
 }
 
-// Filter narrows a list.
-type Filter struct {
+// PolicyFilter narrows a list.
+type PolicyFilter struct {
 	Order       string // asc | desc
 	Type        string
 	BlueprintID string
 	Meta        map[string]string
 }
 
-func (f Filter) scope(ws string) string {
+func (f PolicyFilter) policyScope(ws string) string {
 	keys := make([]string, 0, len(f.Meta))
 	for k := range f.Meta {
 		keys = append(keys, k)
@@ -188,8 +179,8 @@ func (f Filter) scope(ws string) string {
 // List returns one page of a workspace's policies: one Query of its
 // partition, filters applied within the page (so a filtered page may be
 // short while a cursor remains).
-func (s *Store) List(ctx context.Context, ws string, f Filter, token string, take int) ([]Policy, string, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.PolicyPK(ws))).And(expression.Key(ds.SK).BeginsWith(lifecycledata.PolicySKPrefix)))
+func (s *PolicyStore) List(ctx context.Context, ws string, f PolicyFilter, token string, take int) ([]Policy, string, error) {
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(PolicyPK(ws))).And(expression.Key(ds.SK).BeginsWith(PolicySKPrefix)))
 	var conds []expression.ConditionBuilder
 	if f.Type != "" {
 		conds = append(conds, expression.Name("type").Equal(expression.Value(f.Type)))
@@ -198,7 +189,7 @@ func (s *Store) List(ctx context.Context, ws string, f Filter, token string, tak
 		conds = append(conds, expression.Name("blueprintId").Equal(expression.Value(f.BlueprintID)))
 	}
 	for k, v := range f.Meta {
-		conds = append(conds, metaCondition(k, v))
+		conds = append(conds, policyMetaCondition(k, v))
 	}
 	switch len(conds) {
 	case 0:
@@ -211,7 +202,7 @@ func (s *Store) List(ctx context.Context, ws string, f Filter, token string, tak
 	if err != nil {
 		return nil, "", err
 	}
-	page, err := ds.QueryPage(ctx, s.db, s.pages, f.scope(ws), token, take, &dynamodb.QueryInput{
+	page, err := ds.QueryPage(ctx, s.db, s.pages, f.policyScope(ws), token, take, &dynamodb.QueryInput{
 		TableName: &s.table, ScanIndexForward: aws.Bool(f.Order == "asc"),
 		KeyConditionExpression: expr.KeyCondition(), FilterExpression: expr.Filter(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
@@ -224,7 +215,7 @@ func (s *Store) List(ctx context.Context, ws string, f Filter, token string, tak
 	}
 	out := make([]Policy, 0, len(page.Items))
 	for _, it := range page.Items {
-		p, err := Read(it)
+		p, err := ReadPolicy(it)
 		if err != nil {
 			return nil, "", err
 		}
@@ -233,9 +224,9 @@ func (s *Store) List(ctx context.Context, ws string, f Filter, token string, tak
 	return out, page.NextToken, nil
 }
 
-// metaCondition matches a meta field given as a query string: equal as a
+// policyMetaCondition matches a meta field given as a query string: equal as a
 // string, or as the number or boolean the string spells.
-func metaCondition(k, v string) expression.ConditionBuilder {
+func policyMetaCondition(k, v string) expression.ConditionBuilder {
 	name := expression.Name("meta").AppendName(expression.Name(k))
 	c := name.Equal(expression.Value(v))
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
@@ -249,7 +240,7 @@ func metaCondition(k, v string) expression.ConditionBuilder {
 
 // All returns every policy of every workspace: Queries of the sparse
 // policy index, page by page (never a scan of the table).
-func (s *Store) All(ctx context.Context) ([]Policy, error) {
+func (s *PolicyStore) All(ctx context.Context) ([]Policy, error) {
 	return s.query(ctx, &dynamodb.QueryInput{
 		TableName: &s.table, IndexName: aws.String(ds.GSI1),
 		KeyConditionExpression:    aws.String("#pk = :p"),
@@ -259,16 +250,16 @@ func (s *Store) All(ctx context.Context) ([]Policy, error) {
 }
 
 // OfWorkspace returns every policy of a workspace: Queries of its partition.
-func (s *Store) OfWorkspace(ctx context.Context, ws string) ([]Policy, error) {
+func (s *PolicyStore) OfWorkspace(ctx context.Context, ws string) ([]Policy, error) {
 	return s.query(ctx, &dynamodb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("#pk = :p AND begins_with(#sk, :s)"),
 		ExpressionAttributeNames:  map[string]string{"#pk": ds.PK, "#sk": ds.SK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S(lifecycledata.PolicyPK(ws)), ":s": ds.S(lifecycledata.PolicySKPrefix)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S(PolicyPK(ws)), ":s": ds.S(PolicySKPrefix)},
 	})
 }
 
-func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Policy, error) {
+func (s *PolicyStore) query(ctx context.Context, in *dynamodb.QueryInput) ([]Policy, error) {
 	pages := dynamodb.NewQueryPaginator(s.db, in)
 	var out []Policy
 	for pages.HasMorePages() {
@@ -277,7 +268,7 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Policy, e
 			return nil, err
 		}
 		for _, it := range page.Items {
-			p, err := Read(it)
+			p, err := ReadPolicy(it)
 			if err != nil {
 				return nil, err
 			}
@@ -285,4 +276,14 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]Policy, e
 		}
 	}
 	return out, nil
+}
+
+// Exists reports whether a workspace's policy exists: one GetItem of its key.
+func (s *PolicyStore) Exists(ctx context.Context, ws, id string) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: PolicyKey(ws, id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#pk"), ExpressionAttributeNames: map[string]string{"#pk": ds.PK}})
+	if err != nil {
+		return false, err
+	}
+	return out.Item != nil, nil
 }

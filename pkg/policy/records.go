@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
+)
+
+// Policy records are owned by the lifecycle table's owner, which both this
+// API and the enforcement read; these names are the API's view of them.
+type (
+	Policy   = lifecycledata.Policy
+	Config   = lifecycledata.PolicyConfig
+	Scope    = lifecycledata.PolicyScope
+	Change   = lifecycledata.PolicyChange
+	Filter   = lifecycledata.PolicyFilter
+	Duration = lifecycledata.Duration
+)
+
+// Values of a policy's type and configuration.
+const (
+	TypeRetention         = lifecycledata.PolicyTypeRetention
+	ActionArchive         = lifecycledata.ActionArchive
+	ActionDelete          = lifecycledata.ActionDelete
+	BasisUpdatedAt        = lifecycledata.BasisUpdatedAt
+	BasisCreatedAt        = lifecycledata.BasisCreatedAt
+	ResourceConversations = lifecycledata.ResourceConversations
+	ResourceEvents        = lifecycledata.ResourceEvents
+)
+
+// ParseConfig validates a retention config and fills in its defaults.
+func ParseConfig(raw []byte) (Config, error) { return lifecycledata.ParsePolicyConfig(raw) }
+
+// ParseDuration reads an ISO 8601 duration.
+func ParseDuration(s string) (Duration, error) { return lifecycledata.ParseDuration(s) }
+
+// Store keeps policies; every change carries its audit record's write.
+type Store interface {
+	Create(ctx context.Context, p Policy, audit types.TransactWriteItem) error
+	Get(ctx context.Context, ws, id string) (Policy, error)
+	Update(ctx context.Context, ws, id string, c Change, audit types.TransactWriteItem) error
+	Delete(ctx context.Context, ws, id string, audit types.TransactWriteItem) error
+	List(ctx context.Context, ws string, f Filter, token string, take int) ([]Policy, string, error)
+}
+
+var _ Store = (*lifecycledata.PolicyStore)(nil)
+
+// Auditor makes the audit record write of a change.
+type Auditor interface {
+	AuditPut(r admin.AuditRecord) types.TransactWriteItem
+}
