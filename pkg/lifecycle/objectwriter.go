@@ -99,7 +99,9 @@ func (w *ObjectWriter) Close() error {
 	}
 	if w.err != nil {
 		if w.uploadID != nil {
-			_, _ = w.s3.AbortMultipartUpload(w.ctx, &s3.AbortMultipartUploadInput{Bucket: &w.bucket, Key: &w.key, UploadId: w.uploadID})
+			if _, err := w.s3.AbortMultipartUpload(w.ctx, &s3.AbortMultipartUploadInput{Bucket: &w.bucket, Key: &w.key, UploadId: w.uploadID}); err != nil {
+				return fmt.Errorf("%w (and aborting the upload: %v)", w.err, err)
+			}
 		}
 		return w.err
 	}
@@ -113,10 +115,13 @@ func (w *ObjectWriter) Close() error {
 }
 
 // Abort gives the object up: a multipart upload already started is
-// aborted, nothing else was sent.
-func (w *ObjectWriter) Abort() {
+// aborted (an upload left behind is also removed by the bucket's lifecycle
+// rule for incomplete uploads), nothing else was sent.
+func (w *ObjectWriter) Abort() error {
+	var err error
 	if w.uploadID != nil {
-		_, _ = w.s3.AbortMultipartUpload(w.ctx, &s3.AbortMultipartUploadInput{Bucket: &w.bucket, Key: &w.key, UploadId: w.uploadID})
+		_, err = w.s3.AbortMultipartUpload(w.ctx, &s3.AbortMultipartUploadInput{Bucket: &w.bucket, Key: &w.key, UploadId: w.uploadID})
 	}
 	w.uploadID, w.err = nil, fmt.Errorf("aborted")
+	return err
 }

@@ -72,10 +72,14 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		if err := w.run(ctx, m.Body, receives); err != nil {
 			w.log.WarnContext(ctx, "work item failed", "message_id", m.MessageId, "receives", receives, "error", err)
 			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			_, _ = w.queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			// Without the shorter visibility the item still comes back, after
+			// the queue's full visibility timeout.
+			if _, err := w.queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 				QueueUrl: aws.String(w.queueURL), ReceiptHandle: aws.String(m.ReceiptHandle),
 				VisibilityTimeout: int32(Backoff(receives).Seconds()),
-			})
+			}); err != nil {
+				w.log.WarnContext(ctx, "backoff not set", "message_id", m.MessageId, "error", err)
+			}
 		}
 	}
 	return res, nil

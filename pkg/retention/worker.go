@@ -241,7 +241,9 @@ func (c runChunk) archive(ctx context.Context, key string, retry, firstOnly bool
 		err = cerr
 	}
 	if err != nil {
-		obj.Abort()
+		if aerr := obj.Abort(); aerr != nil {
+			w.log.WarnContext(ctx, "archive upload not aborted", "key", key, "run", c.work.RunID, "error", aerr)
+		}
 		return fmt.Errorf("archive %s: %w", key, err)
 	}
 	if err := obj.Close(); err != nil {
