@@ -10,7 +10,7 @@ import (
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
-	"github.com/parley-dev/parley/pkg/chat"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/deletion"
 	"github.com/parley-dev/parley/pkg/httpapi"
@@ -43,7 +43,7 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, auth
 	if err != nil {
 		return err
 	}
-	records := deletion.StoreRecords{Admin: adminStore, Chat: chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
+	records := deletion.StoreRecords{Admin: adminStore, Chat: chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
 	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d), records, authn, d.Clock, window).Register(rt)
 	return nil
 }

@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
@@ -182,14 +182,15 @@ func (s *Store) Message(ctx context.Context, bot, msg string) (Message, error) {
 
 // UpdateMessage merges tags (empty values unset) and replaces the payload
 // when given: a Query to find the message's conversation, then one
-// conditional UpdateItem. A new payload must fit the message's type.
-func (s *Store) UpdateMessage(ctx context.Context, bot, msg string, tags map[string]string, payload map[string]any, at string) (Message, error) {
+// conditional UpdateItem. A new payload must pass check with the message's
+// type.
+func (s *Store) UpdateMessage(ctx context.Context, bot, msg string, tags map[string]string, payload map[string]any, at string, check func(typ string, payload map[string]any) error) (Message, error) {
 	item, err := s.messageByID(ctx, bot, msg)
 	if err != nil {
 		return Message{}, err
 	}
-	if payload != nil {
-		if err := validatePayload(ds.String(item, "type"), payload); err != nil {
+	if payload != nil && check != nil {
+		if err := check(ds.String(item, "type"), payload); err != nil {
 			return Message{}, err
 		}
 	}
@@ -256,9 +257,9 @@ func (s *Store) ListMessages(ctx context.Context, bot string, f MessageFilter, t
 	return msgs, next, err
 }
 
-// checkReferences checks that a conversation (not being deleted) and a user
+// CheckReferences checks that a conversation (not being deleted) and a user
 // exist: one BatchGetItem.
-func (s *Store) checkReferences(ctx context.Context, bot, conv, user string) error {
+func (s *Store) CheckReferences(ctx context.Context, bot, conv, user string) error {
 	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{convKey(bot, conv), userKey(bot, user)})
 	if err != nil {
 		return err

@@ -1,23 +1,18 @@
-package chat
-
-import (
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
-)
-
-// Key layout of the chat table beyond users (see Store). Every key starts
-// with the bot; everything that belongs to a conversation lives in its
-// partition, so deleting a conversation is deleting one partition and one
-// item, and the bot-level indexes over messages and events are projections
-// of items in that partition.
+// Package chatdata owns the chat table's layout: it is the only package
+// that builds or parses the chat table's keys. It stores a bot's users,
+// conversations, participants, messages, events, states, get-or-create
+// claims and day counters, and registers their kinds in the lifecycle
+// catalogue (see kinds.go). The chat API (pkg/chat) reaches it through
+// interfaces it declares; chatdata never imports a feature package.
 //
-//	conversation   BOT#<bot>             CONV#<conv>        gsi2: BOT#<bot>#CONVS / <updatedAt>#<conv>
+// Every key starts with the bot; everything that belongs to a conversation
+// lives in its partition, so erasing a conversation is erasing one
+// partition, one item and its claim, and the bot-level indexes over
+// messages and events are projections of items in that partition.
+//
+//	user           BOT#<bot>             USER#<user>        gsi1: BOT#<bot>#USERS / <updatedAt>#<user>
+//	user claim     BOT#<bot>             USERTAGS#<digest>  → userId (get-or-create)
+//	conversation   BOT#<bot>             CONV#<conv>        gsi2: BOT#<bot>#CONVS / <updatedAt>#<conv>; claimSk names its claim
 //	conv claim     BOT#<bot>             CONVTAGS#<digest>  → conversationId (get-or-create)
 //	message        BOT#<bot>#CONV#<conv> MSG#<msg>          gsi2: BOT#<bot>#MSGS / <msg>
 //	message claim  BOT#<bot>#CONV#<conv> MSGTAGS#<digest>   → messageId (get-or-create)
@@ -27,6 +22,53 @@ import (
 //	event (other)  BOT#<bot>             EVT#<evt>          gsi2: BOT#<bot>#EVTS / <evt>
 //	other state    BOT#<bot>             STATE#<type>#<id>#<name>
 //	day counters   BOT#<bot>             STAT#<yyyy-mm-dd>  newUsers, userMessages, botMessages, events{type: n}
+//
+// User, conversation, message and event ids are ULIDs, so sort keys order
+// them by creation.
+package chatdata
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/cursor"
+	ds "github.com/parley-dev/parley/pkg/dynamostore"
+)
+
+// Store keeps chat data in the chat table.
+type Store struct {
+	db    ds.Client
+	table string
+	pages *cursor.Codec
+	// Sleep waits between retries of unprocessed batch items (replaceable
+	// in tests).
+	Sleep ds.Sleeper
+}
+
+// NewStore returns a store on table; pages signs list tokens (nil for a
+// store that only serves background work).
+func NewStore(db ds.Client, table string, pages *cursor.Codec) *Store {
+	return &Store{db: db, table: table, pages: pages, Sleep: ds.Sleep}
+}
+
+// Table is the chat table's name.
+func (s *Store) Table() string { return s.table }
+
+func botPK(bot string) string { return "BOT#" + bot }
+
+func userKey(bot, user string) map[string]types.AttributeValue {
+	return ds.Key(botPK(bot), "USER#"+user)
+}
+
+func claimKey(bot string, tags map[string]string) map[string]types.AttributeValue {
+	return ds.Key(botPK(bot), "USERTAGS#"+tagDigest(tags))
+}
+
 const (
 	gsi2   = "gsi2"
 	gsi2PK = "gsi2pk"
@@ -130,4 +172,35 @@ func readItems[T any](items []map[string]types.AttributeValue, prefix string, re
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// keyName names an item by its key ("pk|sk"), to find batch answers.
+func keyName(item map[string]types.AttributeValue) string {
+	return ds.String(item, ds.PK) + "|" + ds.String(item, ds.SK)
+}
+
+// batchGet reads keys of the chat table (any number: ds.BatchGet splits
+// them into calls of 100 and retries unprocessed keys, bounded), answering
+// items by keyName. Duplicate keys are read once.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) (map[string]map[string]types.AttributeValue, error) {
+	seen := map[string]bool{}
+	var pending []map[string]types.AttributeValue
+	for _, k := range keys {
+		if name := keyName(k); !seen[name] {
+			seen[name] = true
+			pending = append(pending, k)
+		}
+	}
+	got := map[string]map[string]types.AttributeValue{}
+	if len(pending) == 0 {
+		return got, nil
+	}
+	out, err := ds.BatchGet(ctx, s.db, map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}}, s.Sleep)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range out[s.table] {
+		got[keyName(it)] = it
+	}
+	return got, nil
 }

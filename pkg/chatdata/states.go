@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
