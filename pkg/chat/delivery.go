@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
-	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/clock"
 )
 
 // Queue is the part of SQS the chat function and its worker use.

@@ -30,4 +30,3 @@ func setTags(tags map[string]string) map[string]string {
 	}
 	return out
 }
-
