@@ -399,11 +399,14 @@ func (s *Store) AddParticipant(ctx context.Context, bot, conv, user, at string) 
 }
 
 // Participant returns a participant of a conversation: one BatchGetItem of
-// the participation and the user.
+// the conversation, the participation and the user.
 func (s *Store) Participant(ctx context.Context, bot, conv, user string) (User, error) {
-	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{participantKey(bot, conv, user), userKey(bot, user)})
+	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{convKey(bot, conv), participantKey(bot, conv, user), userKey(bot, user)})
 	if err != nil {
 		return User{}, err
+	}
+	if got[botPK(bot)+"|CONV#"+conv] == nil {
+		return User{}, apperr.NotFound("conversation", conv)
 	}
 	part, u := got[convPK(bot, conv)+"|PART#"+user], got[botPK(bot)+"|USER#"+user]
 	if part == nil || u == nil {
@@ -412,35 +415,46 @@ func (s *Store) Participant(ctx context.Context, bot, conv, user string) (User, 
 	return readUser(u)
 }
 
-// RemoveParticipant removes a user from a conversation: one conditional
-// DeleteItem.
+// RemoveParticipant removes a user from a conversation: one
+// TransactWriteItems deleting the participation (which must exist) and
+// checking that the conversation was not deleted.
 func (s *Store) RemoveParticipant(ctx context.Context, bot, conv, user string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.table, Key: participantKey(bot, conv, user), ConditionExpression: aws.String("attribute_exists(pk)"),
-	})
-	if ds.IsConditionFailed(err) {
-		return apperr.NotFound("participant", user)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: participantKey(bot, conv, user), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: convKey(bot, conv), ConditionExpression: aws.String("attribute_exists(pk)")}},
+	}})
+	if reasons := ds.CancellationReasons(err); len(reasons) == 2 {
+		if reasons[1] == "ConditionalCheckFailed" {
+			return apperr.NotFound("conversation", conv)
+		}
+		if reasons[0] == "ConditionalCheckFailed" {
+			return apperr.NotFound("participant", user)
+		}
 	}
 	return err
 }
 
 // ListParticipants returns one page of a conversation's participants: one
-// Query of the participations and one BatchGetItem of the users. Users
-// deleted since they joined are left out.
+// Query of the participations and one BatchGetItem of the users with the
+// conversation itself (missing or deleted: 404, like the conversation).
+// Users deleted since they joined are left out.
 func (s *Store) ListParticipants(ctx context.Context, bot, conv, token string) ([]User, string, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true)}
 	key := expression.Key(ds.PK).Equal(expression.Value(convPK(bot, conv))).And(expression.Key(ds.SK).BeginsWith("PART#"))
 	items, next, err := s.queryPage(ctx, in, key, nil, "participants|"+bot+"|"+conv, token, ds.DefaultPageSize)
-	if err != nil || len(items) == 0 {
-		return []User{}, next, err
+	if err != nil {
+		return nil, "", err
 	}
-	var keys []map[string]types.AttributeValue
+	keys := []map[string]types.AttributeValue{convKey(bot, conv)}
 	for _, it := range items {
 		keys = append(keys, userKey(bot, ds.String(it, "userId")))
 	}
 	got, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return nil, "", err
+	}
+	if got[botPK(bot)+"|CONV#"+conv] == nil {
+		return nil, "", apperr.NotFound("conversation", conv)
 	}
 	users := []User{}
 	for _, it := range items {

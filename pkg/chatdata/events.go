@@ -116,18 +116,37 @@ func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID
 	return apperr.New(apperr.ResourceLockedConflict, "the event counters are being changed concurrently; retry")
 }
 
-// Event returns an event of the bot: one Query on gsi2.
-func (s *Store) Event(ctx context.Context, bot, evt string) (Event, error) {
+// eventByID finds an event by id: one Query on gsi2, and for an event of a
+// conversation one GetItem checking that the conversation was not deleted
+// (its partition is erased after it).
+func (s *Store) eventByID(ctx context.Context, bot, evt string) (map[string]types.AttributeValue, error) {
 	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+	if err != nil {
+		return nil, err
+	}
+	if conv := ds.String(item, "conversationId"); conv != "" {
+		if err := s.conversationExists(ctx, bot, conv); apperr.Is(err, apperr.ResourceNotFound) {
+			return nil, apperr.NotFound("event", evt)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return item, nil
+}
+
+// Event returns an event of the bot: one Query on gsi2 (and one GetItem for
+// an event of a conversation).
+func (s *Store) Event(ctx context.Context, bot, evt string) (Event, error) {
+	item, err := s.eventByID(ctx, bot, evt)
 	if err != nil {
 		return Event{}, err
 	}
 	return readEvent(item)
 }
 
-// eventRef finds an event by id: one Query on gsi2.
+// eventRef finds an event by id (see eventByID).
 func (s *Store) eventRef(ctx context.Context, bot, evt string) (EventRef, error) {
-	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+	item, err := s.eventByID(ctx, bot, evt)
 	if err != nil {
 		return EventRef{}, err
 	}
@@ -188,12 +207,18 @@ type EventFilter struct {
 	Type, ConversationID, UserID, MessageID, WorkflowID, Status string
 }
 
-// ListEvents returns one page of events, most recent first: one Query of
-// the conversation's partition, or of the bot's event index.
+// ListEvents returns one page of events, most recent first: one GetItem
+// (the conversation exists: else 404) and one Query of its partition, or
+// one Query of the bot's event index and, when the page holds events of
+// conversations, one BatchGetItem of those (events of deleted ones are left
+// out).
 func (s *Store) ListEvents(ctx context.Context, bot string, f EventFilter, token string) ([]Event, string, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false)}
 	var key expression.KeyConditionBuilder
 	if f.ConversationID != "" {
+		if err := s.conversationExists(ctx, bot, f.ConversationID); err != nil {
+			return nil, "", err
+		}
 		key = expression.Key(ds.PK).Equal(expression.Value(convPK(bot, f.ConversationID))).And(expression.Key(ds.SK).BeginsWith("EVT#"))
 	} else {
 		in.IndexName = aws.String(gsi2)
@@ -207,6 +232,9 @@ func (s *Store) ListEvents(ctx context.Context, bot string, f EventFilter, token
 	}
 	scope := fmt.Sprintf("events|%s|%+v", bot, f)
 	items, next, err := s.queryPage(ctx, in, key, filters, scope, token, ds.DefaultPageSize)
+	if err == nil && f.ConversationID == "" {
+		items, err = s.dropOrphans(ctx, bot, items)
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -35,7 +35,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
@@ -172,6 +174,65 @@ func readItems[T any](items []map[string]types.AttributeValue, prefix string, re
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// liveConversations answers which of the conversations named by items'
+// conversationId attribute still exist: one BatchGetItem of the distinct
+// ones (none when no item names one). A deleted conversation's partition
+// outlives it until the lifecycle worker erases it, so reads that reach
+// partition items through a bot-wide index drop those whose conversation
+// is gone.
+func (s *Store) liveConversations(ctx context.Context, bot string, items []map[string]types.AttributeValue) (map[string]bool, error) {
+	var keys []map[string]types.AttributeValue
+	for _, it := range items {
+		if conv := ds.String(it, "conversationId"); conv != "" {
+			keys = append(keys, convKey(bot, conv))
+		}
+	}
+	live := map[string]bool{}
+	if len(keys) == 0 {
+		return live, nil
+	}
+	got, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range got {
+		live[strings.TrimPrefix(ds.String(it, ds.SK), "CONV#")] = true
+	}
+	return live, nil
+}
+
+// dropOrphans keeps the items that name no conversation or a live one.
+func (s *Store) dropOrphans(ctx context.Context, bot string, items []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	live, err := s.liveConversations(ctx, bot, items)
+	if err != nil {
+		return nil, err
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if conv := ds.String(it, "conversationId"); conv == "" || live[conv] {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// conversationExists checks that a conversation exists: one consistent
+// GetItem of its key. A sub-resource of a missing conversation (or of
+// another bot's, which is the same key space) is answered 404.
+func (s *Store) conversationExists(ctx context.Context, bot, conv string) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: convKey(bot, conv), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("pk"),
+	})
+	if err != nil {
+		return err
+	}
+	if out.Item == nil {
+		return apperr.NotFound("conversation", conv)
+	}
+	return nil
 }
 
 // keyName names an item by its key ("pk|sk"), to find batch answers.
