@@ -90,8 +90,11 @@ func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator m
 			put.ConditionExpression = aws.String("userId = :stale")
 			put.ExpressionAttributeValues = map[string]types.AttributeValue{":stale": ds.S(stale)}
 		}
+		// The user names its claim, so erasing the user erases the claim.
+		item := s.userItem(bot, u, integration)
+		item[ClaimAttribute] = claim[ds.SK]
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: s.userItem(bot, u, integration), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: put},
 			s.countIn(bot, at, counterNewUsers),
 		}})
