@@ -264,8 +264,8 @@ func convFacts(item map[string]types.AttributeValue) lifecycle.Facts {
 	return lifecycle.Facts{
 		Found: true, Held: tags[LegalHoldTag] == "true",
 		CreatedAt: parseTime(ds.String(item, "createdAt")), UpdatedAt: parseTime(ds.String(item, "updatedAt")),
-		Attrs:     map[string]string{"channel": ds.String(item, "channel"), "integration": ds.String(item, "integration")},
-		Tags:      tags, Secondary: ds.String(item, ClaimAttribute),
+		Attrs: map[string]string{"channel": ds.String(item, "channel"), "integration": ds.String(item, "integration")},
+		Tags:  tags, Secondary: ds.String(item, ClaimAttribute),
 	}
 }
 
@@ -436,7 +436,7 @@ func (k *ConversationKind) ByUserRange(ctx context.Context, bot, user, start, en
 	if start == "" {
 		start = "0"
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(ds.GSI1PK).Equal(expression.Value(botPK(bot)+"#USER#"+user+"#CONVS")).
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(ds.GSI1PK).Equal(expression.Value(botPK(bot) + "#USER#" + user + "#CONVS")).
 		And(expression.Key(ds.GSI1SK).Between(expression.Value(start), expression.Value(strings.TrimSuffix(end, "\uffff")+"\uffff")))).
 		WithProjection(expression.NamesList(expression.Name(ds.GSI1SK))).Build()
 	if err != nil {
