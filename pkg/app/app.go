@@ -27,6 +27,7 @@ import (
 	"github.com/parley-dev/parley/pkg/awscalls"
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/dynamostore"
@@ -231,13 +232,15 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 // chatParts builds the chat store, the chat function's auth directory (the
 // admin store, which reads the bot record with the token) and its outbound
 // connections.
-func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chat.Store, *admin.Store, chat.Outbound) {
-	store := chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
+func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chatdata.Store, *admin.Store, chat.Outbound) {
+	store := chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
 	dir := adminStore
 	return store, dir, chat.Outbound{
 		Dispatch:  chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)]),
 		Hook:      chat.Webhook{Client: &http.Client{Timeout: 8 * time.Second}, Clock: d.Clock},
 		Directory: dir,
+		Eraser:    chatEraser(d),
+		Log:       d.Log,
 	}
 }
 
@@ -245,7 +248,7 @@ func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chat.Stor
 func deliveryWorker(d Deps) (WorkerFunc, error) {
 	pages := cursor.New(d.Config.SigningKey)
 	store, _, out := chatParts(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
-	w := chat.NewWorker(store, out.Dispatch, out.Hook, d.Config.Table(topology.AdminTable), d.Log)
+	w := chat.NewWorker(store, botRecords{db: d.DB, table: d.Config.Table(topology.AdminTable)}, out.Dispatch, out.Hook, d.Log)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		var res events.SQSEventResponse
 		for _, r := range ev.Records {

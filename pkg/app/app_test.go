@@ -50,7 +50,7 @@ func TestLoadConfigListsEveryMissingVariable(t *testing.T) {
 			t.Errorf("%v does not name %s", err, v)
 		}
 	}
-	env := map[string]string{"TABLE_ADMIN": "a", "TABLE_CHAT": "c", "QUEUE_DELIVERY": "q", "SIGNING_SECRET": "s", "STAGE": "dev"}
+	env := map[string]string{"TABLE_ADMIN": "a", "TABLE_CHAT": "c", "TABLE_LIFECYCLE": "l", "QUEUE_DELIVERY": "q", "QUEUE_LIFECYCLE": "lq", "SIGNING_SECRET": "s", "STAGE": "dev"}
 	cfg, err := LoadConfig(context.Background(), fn, func(k string) string { return env[k] }, aws.Config{})
 	if err != nil || cfg.Table(topology.ChatTable) != "c" || string(cfg.SigningKey) != "s" || cfg.Stage != "dev" {
 		t.Fatalf("%+v %v", cfg, err)

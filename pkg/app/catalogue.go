@@ -1,7 +1,9 @@
 package app
 
 import (
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/topology"
 )
 
 // catalogue is the one place every kind of data Parley keeps for a bot is
@@ -9,7 +11,8 @@ import (
 // before what holds it). Bot purge, deletion jobs, retention and the
 // outbox walk it; a kind registered here is governed by all of them.
 func catalogue(d Deps) *lifecycle.Catalogue {
-	c, err := lifecycle.NewCatalogue()
+	kinds := chatdata.Kinds(d.DB, d.Config.Table(topology.ChatTable))
+	c, err := lifecycle.NewCatalogue(kinds...)
 	if err != nil {
 		panic(err) // a kind registered twice is a programming error
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/apperr"
-	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
-	"github.com/parley-dev/parley/pkg/chat"
+	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/deletion"
 	"github.com/parley-dev/parley/pkg/httpapi"
@@ -46,12 +46,14 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, auth
 	if err != nil {
 		return err
 	}
-	records := deletionRecords{admin: adminStore, chat: chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
+	records := deletionRecords{admin: adminStore, chat: chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
 	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d), records, authn, d.Clock, window).Register(rt)
 	return nil
 }
 
-func lifecycleQueue(d Deps) string { return d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)] }
+func lifecycleQueue(d Deps) string {
+	return d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)]
+}
 
 // outbox drives the intents written with deletions to completion.
 func outbox(d Deps) *lifecycle.Outbox {
@@ -133,7 +135,7 @@ func offpeak(d Deps) (ScheduledFunc, error) {
 // store and users from the chat store.
 type deletionRecords struct {
 	admin *admin.Store
-	chat  *chat.Store
+	chat  *chatdata.Store
 }
 
 var _ deletion.Records = deletionRecords{}

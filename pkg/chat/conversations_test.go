@@ -6,10 +6,13 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
 )
@@ -191,7 +194,7 @@ func TestParticipantsAndListing(t *testing.T) {
 
 	rm := f.do(t, "DELETE", "/v1/chat/conversations/"+convs[0]+"/participants/"+bob, nil)
 	want(t, rm, 200, "")
-	wantCalls(t, rm, botAuth, "DynamoDB.DeleteItem=1")
+	wantCalls(t, rm, botAuth, "DynamoDB.TransactWriteItems=1")
 	want(t, f.do(t, "GET", "/v1/chat/conversations/"+convs[0]+"/participants/"+bob, nil), 404, "ResourceNotFound")
 	want(t, f.do(t, "DELETE", "/v1/chat/conversations/"+convs[0]+"/participants/"+bob, nil), 404, "ResourceNotFound")
 
@@ -226,12 +229,17 @@ func TestParticipantsAndListing(t *testing.T) {
 	want(t, f.do(t, "GET", "/v1/chat/conversations?sortField=updatedAt&nextToken="+url.QueryEscape(nextToken(p1)), nil), 400, "InvalidQuery")
 }
 
-func TestDeleteConversationDeletesItsPartition(t *testing.T) {
+// Deleting a conversation is O(1): one read of its claim, one transaction
+// (conversation, claim, erase intent) and a kick to the lifecycle queue,
+// whatever its size. It is gone from every read at once, though its
+// partition is erased later by the lifecycle worker.
+func TestDeleteConversationIsImmediateAndConstant(t *testing.T) {
 	env := testenv.Stack(t)
 	f := newBot(t, env, env.NewAccount(t))
 	u := f.newUser(t)
 	res := f.do(t, "POST", "/v1/chat/conversations/get-or-create", map[string]any{"channel": "web", "tags": map[string]any{"k": "gone"}})
 	cid := obj(res, "conversation")["id"].(string)
+	keep := f.newConv(t, map[string]any{})
 	f.do(t, "POST", "/v1/chat/conversations/"+cid+"/participants", map[string]any{"userId": u})
 	var msgs []string
 	for i := 0; i < 30; i++ {
@@ -239,35 +247,74 @@ func TestDeleteConversationDeletesItsPartition(t *testing.T) {
 		want(t, m, 201, "")
 		msgs = append(msgs, obj(m, "message")["id"].(string))
 	}
+	kept := obj(f.do(t, "POST", "/v1/chat/messages", text(keep, u, "stays")), "message")["id"].(string)
 	f.do(t, "POST", "/v1/chat/states/conversation/"+cid+"/ctx", map[string]any{"payload": map[string]any{"a": 1}})
-	f.do(t, "POST", "/v1/chat/events", map[string]any{"type": "ping", "payload": map[string]any{}, "conversationId": cid})
+	evt := obj(f.do(t, "POST", "/v1/chat/events", map[string]any{"type": "ping", "payload": map[string]any{}, "conversationId": cid}), "event")["id"].(string)
+	before := env.ConversationItems(t, f.bot, cid)
 
 	del := f.do(t, "DELETE", "/v1/chat/conversations/"+cid, nil)
 	want(t, del, 200, "")
-	// Mark, one Query page (34 items), two batches of 25, then the
-	// conversation and its claim together.
-	wantCalls(t, del, botAuth, "DynamoDB.BatchWriteItem=2,DynamoDB.Query=1,DynamoDB.TransactWriteItems=1,DynamoDB.UpdateItem=1")
-	want(t, f.do(t, "GET", "/v1/chat/conversations/"+cid, nil), 404, "ResourceNotFound")
-	want(t, f.do(t, "GET", "/v1/chat/messages/"+msgs[0], nil), 404, "ResourceNotFound")
-	if l := list(f.do(t, "GET", "/v1/chat/messages?conversationId="+cid, nil), "messages"); len(l) != 0 {
-		t.Fatalf("%d messages left", len(l))
+	wantCalls(t, del, botAuth, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
+	if left := env.ConversationItems(t, f.bot, cid); left != before-1 {
+		t.Logf("%d of %d items left for the lifecycle worker", left, before)
+	}
+
+	// Gone from every read at once.
+	for _, path := range []string{
+		"/v1/chat/conversations/" + cid, "/v1/chat/messages/" + msgs[0], "/v1/chat/events/" + evt,
+		"/v1/chat/messages?conversationId=" + cid, "/v1/chat/events?conversationId=" + cid,
+		"/v1/chat/conversations/" + cid + "/participants", "/v1/chat/conversations/" + cid + "/participants/" + u,
+		"/v1/chat/users?conversationId=" + cid, "/v1/chat/states/conversation/" + cid + "/ctx",
+	} {
+		want(t, f.do(t, "GET", path, nil), 404, "ResourceNotFound")
+	}
+	all := f.do(t, "GET", "/v1/chat/messages", nil)
+	wantCalls(t, all, botAuth, "DynamoDB.BatchGetItem=1,DynamoDB.Query=1")
+	if l := list(all, "messages"); len(l) != 1 || l[0].(map[string]any)["id"] != kept {
+		t.Fatalf("bot-wide messages after the delete: %s", all.Raw)
+	}
+	events := f.do(t, "GET", "/v1/chat/events", nil)
+	wantCalls(t, events, botAuth, "DynamoDB.BatchGetItem=1,DynamoDB.Query=1")
+	if l := list(events, "events"); len(l) != 0 {
+		t.Fatalf("bot-wide events after the delete: %s", events.Raw)
 	}
 	if l := list(f.do(t, "GET", "/v1/chat/conversations?participantIds="+u, nil), "conversations"); len(l) != 0 {
 		t.Fatalf("the user still lists %d conversations", len(l))
 	}
-	want(t, f.do(t, "GET", "/v1/chat/states/conversation/"+cid+"/ctx", nil), 404, "ResourceNotFound")
+	// Nothing can be written into it any more.
+	want(t, f.do(t, "POST", "/v1/chat/messages", text(cid, u, "late")), 400, "ReferenceNotFound")
+	want(t, f.do(t, "POST", "/v1/chat/conversations/"+cid+"/participants", map[string]any{"userId": u}), 404, "ResourceNotFound")
+	want(t, f.do(t, "DELETE", "/v1/chat/conversations/"+cid+"/participants/"+u, nil), 404, "ResourceNotFound")
 	want(t, f.do(t, "DELETE", "/v1/chat/conversations/"+cid, nil), 404, "ResourceNotFound")
 	// Its get-or-create claim went with it: the same tags make a new one.
 	again := f.do(t, "POST", "/v1/chat/conversations/get-or-create", map[string]any{"channel": "web", "tags": map[string]any{"k": "gone"}})
 	if obj(again, "conversation")["id"] == cid {
 		t.Fatal("get-or-create answered a deleted conversation")
 	}
-	// Nothing is left in the partition.
-	out, err := env.Deps.DB.Query(context.Background(), &dynamodb.QueryInput{
-		TableName: aws.String(env.Deps.Config.Table(topology.ChatTable)), KeyConditionExpression: aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "BOT#" + f.bot + "#CONV#" + cid}},
-	})
-	if err != nil || len(out.Items) != 0 {
-		t.Fatalf("%d items left in the partition (%v)", len(out.Items), err)
+	// The erase intent is recorded for the lifecycle.
+	intents, err := lifecycledata.NewOutbox(env.Deps.DB, env.Deps.Config.Table(topology.LifecycleTable)).Pending(context.Background(), time.Now().Add(time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, in := range intents {
+		found = found || (in.BotID == f.bot && in.Kind == lifecycle.KindConversation && in.ID == cid)
+	}
+	if !found {
+		t.Fatalf("no erase intent for %s among %v", cid, intents)
+	}
+}
+
+// A sub-resource of a missing conversation is 404, like the conversation.
+func TestSubResourcesOfMissingConversation(t *testing.T) {
+	env := testenv.Stack(t)
+	f := newBot(t, env, env.NewAccount(t))
+	missing := "conv_01JAAAAAAAAAAAAAAAAAAAAAAA"
+	for _, path := range []string{
+		"/v1/chat/conversations/" + missing + "/participants", "/v1/chat/messages?conversationId=" + missing,
+		"/v1/chat/events?conversationId=" + missing, "/v1/chat/users?conversationId=" + missing,
+	} {
+		res := f.do(t, "GET", path, nil)
+		want(t, res, 404, "ResourceNotFound")
 	}
 }

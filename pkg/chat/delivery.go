@@ -17,14 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
 
 // Queue is the part of SQS the chat function and its worker use.
@@ -154,16 +151,16 @@ func (w Webhook) Post(ctx context.Context, url, secret string, headers map[strin
 // Worker runs delivery jobs. Each job is idempotent (status changes and
 // message creation are conditional), so SQS redelivery is harmless.
 type Worker struct {
-	store      *Store
-	dispatch   *Dispatcher
-	hook       Webhook
-	adminTable string
-	log        *slog.Logger
+	store    Deliveries
+	bots     Bots
+	dispatch *Dispatcher
+	hook     Webhook
+	log      *slog.Logger
 }
 
 // NewWorker returns the delivery worker.
-func NewWorker(store *Store, dispatch *Dispatcher, hook Webhook, adminTable string, log *slog.Logger) *Worker {
-	return &Worker{store: store, dispatch: dispatch, hook: hook, adminTable: adminTable, log: log}
+func NewWorker(store Deliveries, bots Bots, dispatch *Dispatcher, hook Webhook, log *slog.Logger) *Worker {
+	return &Worker{store: store, bots: bots, dispatch: dispatch, hook: hook, log: log}
 }
 
 // Handle runs one job from the queue. An error leaves the job on the queue
@@ -191,33 +188,12 @@ func (w *Worker) Handle(ctx context.Context, body string) error {
 }
 
 func (w *Worker) event(ctx context.Context, j job) error {
-	out, err := w.store.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-		w.store.table: {Keys: []map[string]types.AttributeValue{ds.Key(j.PK, j.SK)}, ConsistentRead: aws.Bool(true)},
-		w.adminTable:  {Keys: []map[string]types.AttributeValue{admin.BotKey(j.Bot)}, ConsistentRead: aws.Bool(true)},
-	}})
-	if err != nil {
-		return err
+	key := chatdata.EventRef{PK: j.PK, SK: j.SK}
+	e, found, err := w.store.EventAt(ctx, key)
+	if err != nil || !found {
+		return err // not found: erased with its conversation
 	}
-	if len(out.UnprocessedKeys) > 0 {
-		return errors.New("batch get left keys unprocessed")
-	}
-	var item map[string]types.AttributeValue
-	if items := out.Responses[w.store.table]; len(items) == 1 {
-		item = items[0]
-	}
-	var bot map[string]types.AttributeValue
-	if items := out.Responses[w.adminTable]; len(items) == 1 {
-		bot = items[0]
-	}
-	if item == nil {
-		return nil // deleted with its conversation
-	}
-	e, err := readEvent(item)
-	if err != nil {
-		return err
-	}
-	key := ds.Key(j.PK, j.SK)
-	rec, err := admin.BotRecordOf(bot)
+	rec, err := w.bots.BotRecord(ctx, j.Bot)
 	if err != nil {
 		return err
 	}
@@ -292,11 +268,7 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 	if m.Direction != Incoming {
 		return nil
 	}
-	out, err := w.store.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &w.adminTable, Key: admin.BotKey(j.Bot), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return err
-	}
-	rec, err := admin.BotRecordOf(out.Item)
+	rec, err := w.bots.BotRecord(ctx, j.Bot)
 	if err != nil || rec.URL == "" {
 		return err
 	}

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -15,12 +16,14 @@ import (
 
 // API serves the chat routes.
 type API struct {
-	store    *Store
+	store    Data
 	auth     *auth.Authenticator
 	clock    clock.Clock
 	dispatch *Dispatcher
 	hook     Webhook
 	dir      Integrations
+	eraser   Eraser
+	log      *slog.Logger
 }
 
 // Integrations finds the url of an integration that has one.
@@ -31,16 +34,23 @@ type Integrations interface {
 // Outbound is how the chat API reaches beyond its table: deliveries and
 // scheduled work go to the delivery queue through Dispatch; actions are
 // posted by the API itself through Hook, to integration urls the Directory
-// reads.
+// reads; erasures are handed to the lifecycle through Eraser. Log gets
+// what fails after an answer is decided (nil: slog.Default()).
 type Outbound struct {
 	Dispatch  *Dispatcher
 	Hook      Webhook
 	Directory Integrations
+	Eraser    Eraser
+	Log       *slog.Logger
 }
 
 // NewAPI returns the chat API.
-func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock, out Outbound) *API {
-	return &API{store: store, auth: a, clock: c, dispatch: out.Dispatch, hook: out.Hook, dir: out.Directory}
+func NewAPI(store Data, a *auth.Authenticator, c clock.Clock, out Outbound) *API {
+	log := out.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &API{store: store, auth: a, clock: c, dispatch: out.Dispatch, hook: out.Hook, dir: out.Directory, eraser: out.Eraser, log: log}
 }
 
 // Register adds the chat routes to rt.

@@ -9,6 +9,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/lifecycle"
 )
 
 type conversationInput struct {
@@ -118,12 +119,22 @@ func (a *API) updateConversation(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"conversation": c}), nil
 }
 
+// deleteConversation removes the conversation from every read in one
+// transaction that also records the erasure of its partition, then kicks
+// the lifecycle worker to erase it. A failed kick is only logged: the
+// off-peak window drains the intents left behind.
 func (a *API) deleteConversation(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Decode(r, &struct{}{}); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := a.store.DeleteConversation(r.Context(), auth.FromContext(r.Context()).BotID, r.PathValue("id")); err != nil {
+	ctx, bot, conv := r.Context(), auth.FromContext(r.Context()).BotID, r.PathValue("id")
+	intent := a.eraser.EraseIntent(bot, lifecycle.KindConversation, conv, a.clock.Now())
+	if err := a.store.DeleteConversation(ctx, bot, conv, intent); err != nil {
 		return httpapi.Response{}, err
+	}
+	if err := a.eraser.Kick(ctx, bot, lifecycle.KindConversation, conv); err != nil {
+		a.log.WarnContext(ctx, "conversation erasure not kicked; the off-peak window will run it",
+			"request_id", httpapi.RequestID(ctx), "bot", bot, "conversation", conv, "error", err)
 	}
 	return httpapi.OK(struct{}{}), nil
 }

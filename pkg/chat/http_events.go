@@ -6,6 +6,7 @@ import (
 
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
@@ -66,8 +67,8 @@ func (a *API) createEvent(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	if e.Status != StatusIgnored {
-		pk, sk := eventKey(p.BotID, e)
-		if err := a.dispatch.send(ctx, job{Kind: "event", Bot: p.BotID, Due: due, PK: pk, SK: sk}, now, 0); err != nil {
+		ref := chatdata.EventRefOf(p.BotID, e)
+		if err := a.dispatch.send(ctx, job{Kind: "event", Bot: p.BotID, Due: due, PK: ref.PK, SK: ref.SK}, now, 0); err != nil {
 			return httpapi.Response{}, err
 		}
 	}

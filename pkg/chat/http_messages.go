@@ -150,7 +150,7 @@ func (a *API) writeMessage(r *http.Request, getOrCreate bool) (Message, error) {
 		if raw, _ := json.Marshal(m); len(raw) > 200<<10 {
 			return Message{}, apperr.New(apperr.PayloadTooLarge, "a scheduled message must be at most 200 KiB")
 		}
-		if err := a.store.checkReferences(ctx, p.BotID, m.ConversationID, m.UserID); err != nil {
+		if err := a.store.CheckReferences(ctx, p.BotID, m.ConversationID, m.UserID); err != nil {
 			return Message{}, err
 		}
 		return m, a.dispatch.send(ctx, job{Kind: "message", Bot: p.BotID, Due: m.CreatedAt, Message: &m}, now, 0)
@@ -206,7 +206,7 @@ func (a *API) updateMessage(r *http.Request) (httpapi.Response, error) {
 	}); err != nil {
 		return httpapi.Response{}, err
 	}
-	m, err := a.store.UpdateMessage(r.Context(), auth.FromContext(r.Context()).BotID, r.PathValue("id"), in.Tags, in.Payload, clock.Format(a.clock.Now()))
+	m, err := a.store.UpdateMessage(r.Context(), auth.FromContext(r.Context()).BotID, r.PathValue("id"), in.Tags, in.Payload, clock.Format(a.clock.Now()), validatePayload)
 	if err != nil {
 		return httpapi.Response{}, err
 	}

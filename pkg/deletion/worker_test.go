@@ -3,6 +3,7 @@ package deletion_test
 import (
 	"context"
 	"errors"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"io"
 	"log/slog"
 	"strings"
@@ -96,8 +97,9 @@ func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	store := deletion.NewStore(r.db, env.Env["TABLE_LIFECYCLE"])
 	fin := deletion.NewFinisher(store, r.clock, noProof{}, time.Hour, log)
-	r.window = deletion.NewWindow(store, env.Env["TABLE_CHAT"], q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
-	w := deletion.NewWorker(store, lifecycle.NewPurger(r.db, env.Env["TABLE_CHAT"]), r.clock, fin)
+	convs := chatdata.NewConversationKind(r.db, env.Env["TABLE_CHAT"])
+	r.window = deletion.NewWindow(store, convs, q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
+	w := deletion.NewWorker(store, convs, r.clock, fin, log)
 	r.worker = lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: w.Handle}, q, r.queueURL, log)
 	return r
 }

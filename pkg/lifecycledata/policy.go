@@ -38,11 +38,11 @@ type PolicyScope struct {
 // PolicyConfig is a retention policy's configuration, stored with its defaults
 // filled in.
 type PolicyConfig struct {
-	MaxAge    string `json:"maxAge"`
-	Action    string `json:"action"`
-	Basis     string `json:"basis"`
-	Resources string `json:"resources"`
-	Scope     PolicyScope  `json:"scope"`
+	MaxAge    string      `json:"maxAge"`
+	Action    string      `json:"action"`
+	Basis     string      `json:"basis"`
+	Resources string      `json:"resources"`
+	Scope     PolicyScope `json:"scope"`
 }
 
 // rawPolicyConfig is what a client may send; pointers tell omitted from empty.
@@ -51,7 +51,7 @@ type rawPolicyConfig struct {
 	Action    *string          `json:"action"`
 	Basis     *string          `json:"basis"`
 	Resources *json.RawMessage `json:"resources"`
-	Scope     *rawPolicyScope        `json:"scope"`
+	Scope     *rawPolicyScope  `json:"scope"`
 }
 
 type rawPolicyScope struct {

@@ -29,7 +29,7 @@ type Policy struct {
 	Description string         `json:"description"`
 	Type        string         `json:"type"`
 	BlueprintID *string        `json:"blueprintId"`
-	Config      PolicyConfig         `json:"config"`
+	Config      PolicyConfig   `json:"config"`
 	Meta        map[string]any `json:"meta"`
 	CreatedAt   string         `json:"createdAt"`
 	UpdatedAt   string         `json:"updatedAt"`

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/id"
-	"github.com/parley-dev/parley/pkg/retention"
 	"github.com/parley-dev/parley/pkg/testenv"
 )
 

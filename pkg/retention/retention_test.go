@@ -3,6 +3,9 @@ package retention_test
 import (
 	"context"
 	"fmt"
+	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +20,6 @@ import (
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/id"
-	"github.com/parley-dev/parley/pkg/policy"
 	"github.com/parley-dev/parley/pkg/retention"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -291,9 +293,13 @@ func TestDuplicateDelivery(t *testing.T) {
 	deps.Config.Settings, deps.Config.Env = topology.OffpeakSettings, env.Env
 	pages := cursor.New([]byte("k"))
 	adm := admin.NewStore(deps.DB, env.Env["TABLE_ADMIN"], pages)
-	policies := policy.NewStore(deps.DB, env.Env["TABLE_LIFECYCLE"], adm, pages)
+	policies := lifecycledata.NewPolicyStore(deps.DB, env.Env["TABLE_LIFECYCLE"], pages)
+	kinds, err := lifecycle.NewCatalogue(chatdata.Kinds(deps.DB, env.Env["TABLE_CHAT"])...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runs := retention.NewRuns(deps.DB, env.Env["TABLE_LIFECYCLE"], pages, adm, deps.Clock, deps.Log)
-	sweep := retention.NewSweep(policies, retention.NewFinder(deps.DB, env.Env["TABLE_CHAT"], adm), runs, q, *created.QueueUrl, deps.Clock, time.Hour, deps.Log)
+	sweep := retention.NewSweep(policies, retention.NewFinder(kinds, adm), runs, q, *created.QueueUrl, deps.Clock, time.Hour, deps.Log)
 	if err := sweep.Open(ctx, now); err != nil {
 		t.Fatal(err)
 	}

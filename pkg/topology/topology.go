@@ -157,7 +157,9 @@ func Default() Topology {
 			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable}, Buckets: []string{BotCodeBucket},
 				// Invitation codes go to the invited by email, from SES_SENDER.
 				Settings: map[string]string{"SES_SENDER": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
-			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
+			// Deleting a conversation writes its erase intent to the
+			// lifecycle table and kicks the lifecycle worker.
+			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable, LifecycleTable}, SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
 			// Its webhook posts time out well within the timeout; retries are
 			// re-sent jobs, not long waits.
 			{Name: DeliveryFunction, Kind: Worker, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},

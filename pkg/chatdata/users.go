@@ -1,10 +1,9 @@
-// Package chat holds a bot's chat data as the Botpress chat API exposes it.
-// This slice holds users; conversations, messages, events and states join it.
-package chat
+package chatdata
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
 	"github.com/parley-dev/parley/pkg/apperr"
-	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/id"
 )
@@ -26,34 +24,6 @@ type User struct {
 	Tags       map[string]string `json:"tags"`
 	Name       string            `json:"name,omitempty"`
 	PictureURL string            `json:"pictureUrl,omitempty"`
-}
-
-// Store keeps chat data in the chat table. Key layout (every key starts with
-// the owning bot):
-//
-//	user        BOT#<bot>  USER#<userId>           gsi1: BOT#<bot>#USERS / <updatedAt>#<userId>
-//	user claim  BOT#<bot>  USERTAGS#<tag digest>   → userId (get-or-create uniqueness)
-//
-// User ids are ULIDs, so the base table's sort key orders users by creation.
-type Store struct {
-	db    ds.Client
-	table string
-	pages *cursor.Codec
-}
-
-// NewStore returns a store on table.
-func NewStore(db ds.Client, table string, pages *cursor.Codec) *Store {
-	return &Store{db: db, table: table, pages: pages}
-}
-
-func botPK(bot string) string { return "BOT#" + bot }
-
-func userKey(bot, user string) map[string]types.AttributeValue {
-	return ds.Key(botPK(bot), "USER#"+user)
-}
-
-func claimKey(bot string, tags map[string]string) map[string]types.AttributeValue {
-	return ds.Key(botPK(bot), "USERTAGS#"+tagDigest(tags))
 }
 
 func (s *Store) userItem(bot string, u User, integration string) map[string]types.AttributeValue {
@@ -120,8 +90,11 @@ func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator m
 			put.ConditionExpression = aws.String("userId = :stale")
 			put.ExpressionAttributeValues = map[string]types.AttributeValue{":stale": ds.S(stale)}
 		}
+		// The user names its claim, so erasing the user erases the claim.
+		item := s.userItem(bot, u, integration)
+		item[ClaimAttribute] = claim[ds.SK]
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: s.userItem(bot, u, integration), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: put},
 			s.countIn(bot, at, counterNewUsers),
 		}})
@@ -302,7 +275,13 @@ func timeRange(attr, prefix string, after, before *time.Time, bound func(time.Ti
 // ulidBound is the smallest (or largest) ULID of a millisecond.
 func ulidBound(t time.Time, upper bool) string {
 	var id ulid.ULID
-	_ = id.SetTime(ulid.Timestamp(t))
+	if id.SetTime(ulid.Timestamp(t)) != nil {
+		// Beyond the ULID epoch (year 10889): every id is before it.
+		if upper {
+			return strings.Repeat("Z", 26)
+		}
+		return ""
+	}
 	if upper {
 		for i := 6; i < 16; i++ {
 			id[i] = 0xff

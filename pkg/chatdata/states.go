@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
@@ -157,13 +157,27 @@ func (s *Store) updateState(ctx context.Context, r StateRef, ub expression.Updat
 	return out.Attributes, nil
 }
 
-// State returns a live state: one GetItem.
+// State returns a live state: one GetItem, or for a conversation's state
+// one BatchGetItem of the state and the conversation (a deleted
+// conversation's partition outlives it until the lifecycle erases it).
 func (s *Store) State(ctx context.Context, r StateRef, now time.Time) (State, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: r.key(), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return State{}, err
+	var item map[string]types.AttributeValue
+	if r.Type == "conversation" {
+		got, err := s.batchGet(ctx, []map[string]types.AttributeValue{r.key(), convKey(r.Bot, r.ID)})
+		if err != nil {
+			return State{}, err
+		}
+		if got[keyName(convKey(r.Bot, r.ID))] != nil {
+			item = got[keyName(r.key())]
+		}
+	} else {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: r.key(), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return State{}, err
+		}
+		item = out.Item
 	}
-	st, ok, err := readState(out.Item, now)
+	st, ok, err := readState(item, now)
 	if err == nil && !ok {
 		err = apperr.NotFound("state", r.Name)
 	}

@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
@@ -38,13 +38,21 @@ const (
 	StatusCanceled  = "canceled"
 )
 
-// eventKey places an event in its conversation's partition when it names
-// one (so it goes with the conversation), else in the bot's.
-func eventKey(bot string, e Event) (pk, sk string) {
+// EventRef locates a stored event. Its fields are opaque outside this
+// package; they travel in delivery jobs (as "pk" and "sk") and come back.
+type EventRef struct {
+	PK, SK string
+}
+
+func (r EventRef) key() map[string]types.AttributeValue { return ds.Key(r.PK, r.SK) }
+
+// EventRefOf locates an event: in its conversation's partition when it
+// names one (so it goes with the conversation), else in the bot's.
+func EventRefOf(bot string, e Event) EventRef {
 	if e.ConversationID != "" {
-		return convPK(bot, e.ConversationID), "EVT#" + e.ID
+		return EventRef{PK: convPK(bot, e.ConversationID), SK: "EVT#" + e.ID}
 	}
-	return botPK(bot), "EVT#" + e.ID
+	return EventRef{PK: botPK(bot), SK: "EVT#" + e.ID}
 }
 
 func readEvent(item map[string]types.AttributeValue) (Event, error) {
@@ -63,8 +71,8 @@ func readEvent(item map[string]types.AttributeValue) (Event, error) {
 // exist. The first event of a day whose counters lack the events map takes
 // a second transaction (see countEventIn).
 func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error {
-	pk, sk := eventKey(bot, e)
-	item := ds.Item(e, map[string]string{ds.PK: pk, ds.SK: sk, gsi2PK: botPK(bot) + "#EVTS", gsi2SK: e.ID})
+	ref := EventRefOf(bot, e)
+	item := ds.Item(e, map[string]string{ds.PK: ref.PK, ds.SK: ref.SK, gsi2PK: botPK(bot) + "#EVTS", gsi2SK: e.ID})
 	if workflowID != "" {
 		item["workflowId"] = ds.S(workflowID)
 	}
@@ -108,30 +116,60 @@ func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID
 	return apperr.New(apperr.ResourceLockedConflict, "the event counters are being changed concurrently; retry")
 }
 
-// Event returns an event of the bot: one Query on gsi2.
-func (s *Store) Event(ctx context.Context, bot, evt string) (Event, error) {
+// eventByID finds an event by id: one Query on gsi2, and for an event of a
+// conversation one GetItem checking that the conversation was not deleted
+// (its partition is erased after it).
+func (s *Store) eventByID(ctx context.Context, bot, evt string) (map[string]types.AttributeValue, error) {
 	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+	if err != nil {
+		return nil, err
+	}
+	if conv := ds.String(item, "conversationId"); conv != "" {
+		if err := s.conversationExists(ctx, bot, conv); apperr.Is(err, apperr.ResourceNotFound) {
+			return nil, apperr.NotFound("event", evt)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return item, nil
+}
+
+// Event returns an event of the bot: one Query on gsi2 (and one GetItem for
+// an event of a conversation).
+func (s *Store) Event(ctx context.Context, bot, evt string) (Event, error) {
+	item, err := s.eventByID(ctx, bot, evt)
 	if err != nil {
 		return Event{}, err
 	}
 	return readEvent(item)
 }
 
-// eventItemKey finds the key of an event by id: one Query on gsi2.
-func (s *Store) eventItemKey(ctx context.Context, bot, evt string) (map[string]types.AttributeValue, error) {
-	item, err := s.byIndex(ctx, botPK(bot)+"#EVTS", evt, "event")
+// eventRef finds an event by id (see eventByID).
+func (s *Store) eventRef(ctx context.Context, bot, evt string) (EventRef, error) {
+	item, err := s.eventByID(ctx, bot, evt)
 	if err != nil {
-		return nil, err
+		return EventRef{}, err
 	}
-	return ds.Key(ds.String(item, ds.PK), ds.String(item, ds.SK)), nil
+	return EventRef{PK: ds.String(item, ds.PK), SK: ds.String(item, ds.SK)}, nil
+}
+
+// EventAt reads the event at ref (found false when it is gone, e.g. erased
+// with its conversation): one consistent GetItem.
+func (s *Store) EventAt(ctx context.Context, ref EventRef) (Event, bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: ref.key(), ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item == nil {
+		return Event{}, false, err
+	}
+	e, err := readEvent(out.Item)
+	return e, err == nil, err
 }
 
 // SetEventStatus moves an event from one status to another (conditioned on
 // the first, so a late or repeated delivery changes nothing) and returns
 // whether it moved.
-func (s *Store) SetEventStatus(ctx context.Context, key map[string]types.AttributeValue, from, to, reason string) (bool, error) {
+func (s *Store) SetEventStatus(ctx context.Context, ref EventRef, from, to, reason string) (bool, error) {
 	in := &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key,
+		TableName: &s.table, Key: ref.key(),
 		UpdateExpression:          aws.String("SET #s = :to, failureReason = :r"),
 		ConditionExpression:       aws.String("#s = :from"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
@@ -153,11 +191,11 @@ func (s *Store) SetEventStatus(ctx context.Context, key map[string]types.Attribu
 // CancelScheduledEvent cancels an event that has not fired yet: a Query to
 // find it, then one conditional UpdateItem.
 func (s *Store) CancelScheduledEvent(ctx context.Context, bot, evt string) error {
-	key, err := s.eventItemKey(ctx, bot, evt)
+	ref, err := s.eventRef(ctx, bot, evt)
 	if err != nil {
 		return err
 	}
-	moved, err := s.SetEventStatus(ctx, key, StatusScheduled, StatusCanceled, "")
+	moved, err := s.SetEventStatus(ctx, ref, StatusScheduled, StatusCanceled, "")
 	if err == nil && !moved {
 		return apperr.New(apperr.InvalidPayload, "event %q is not scheduled", evt)
 	}
@@ -169,12 +207,18 @@ type EventFilter struct {
 	Type, ConversationID, UserID, MessageID, WorkflowID, Status string
 }
 
-// ListEvents returns one page of events, most recent first: one Query of
-// the conversation's partition, or of the bot's event index.
+// ListEvents returns one page of events, most recent first: one GetItem
+// (the conversation exists: else 404) and one Query of its partition, or
+// one Query of the bot's event index and, when the page holds events of
+// conversations, one BatchGetItem of those (events of deleted ones are left
+// out).
 func (s *Store) ListEvents(ctx context.Context, bot string, f EventFilter, token string) ([]Event, string, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false)}
 	var key expression.KeyConditionBuilder
 	if f.ConversationID != "" {
+		if err := s.conversationExists(ctx, bot, f.ConversationID); err != nil {
+			return nil, "", err
+		}
 		key = expression.Key(ds.PK).Equal(expression.Value(convPK(bot, f.ConversationID))).And(expression.Key(ds.SK).BeginsWith("EVT#"))
 	} else {
 		in.IndexName = aws.String(gsi2)
@@ -188,6 +232,9 @@ func (s *Store) ListEvents(ctx context.Context, bot string, f EventFilter, token
 	}
 	scope := fmt.Sprintf("events|%s|%+v", bot, f)
 	items, next, err := s.queryPage(ctx, in, key, filters, scope, token, ds.DefaultPageSize)
+	if err == nil && f.ConversationID == "" {
+		items, err = s.dropOrphans(ctx, bot, items)
+	}
 	if err != nil {
 		return nil, "", err
 	}

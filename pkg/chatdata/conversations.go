@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (s *Store) convItem(bot string, c Conversation, claimSK string) map[string]
 		gsi2PK: botPK(bot) + "#CONVS", gsi2SK: c.UpdatedAt + "#" + c.ID,
 	})
 	if claimSK != "" {
-		item["claimSk"] = ds.S(claimSK)
+		item[ClaimAttribute] = ds.S(claimSK)
 	}
 	return item
 }
@@ -182,73 +182,53 @@ func setTagsUpdate(ub expression.UpdateBuilder, tags map[string]string) expressi
 	return ub
 }
 
-// DeleteConversation deletes a conversation with everything in its
-// partition (messages, participants, states, events, claims): it marks the
-// conversation as deleting (new messages and participants are refused from
-// then on), deletes the partition a Query page at a time in BatchWriteItem
-// calls of 25, then the conversation item and its get-or-create claim. A
-// failure part-way leaves the conversation marked; deleting again finishes.
-func (s *Store) DeleteConversation(ctx context.Context, bot, conv string) error {
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: convKey(bot, conv),
-		UpdateExpression:          aws.String("SET deleting = :t"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
-		ReturnValues:              types.ReturnValueAllNew,
+// ClaimAttribute is where a conversation made by get-or-create records the
+// sort key of its claim item, which lives outside its partition.
+const ClaimAttribute = "claimSk"
+
+// DeleteConversation removes a conversation from every read at once, in
+// O(1): one consistent GetItem (to learn its get-or-create claim) and one
+// TransactWriteItems that deletes the conversation item (conditioned on
+// it existing), deletes its claim when the claim still names it, and
+// writes intent, the record that its partition (messages, participants,
+// states, events, message claims) must be erased, which the lifecycle
+// worker does off the request path. Reads that reach partition items by
+// index check that their conversation still exists (see
+// dropOrphans), so nothing of it is answered meanwhile.
+func (s *Store) DeleteConversation(ctx context.Context, bot, conv string, intent types.TransactWriteItem) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: convKey(bot, conv), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#c"), ExpressionAttributeNames: map[string]string{"#c": ClaimAttribute},
 	})
-	if ds.IsConditionFailed(err) {
-		return apperr.NotFound("conversation", conv)
-	}
 	if err != nil {
 		return err
 	}
-	if err := s.deletePartition(ctx, convPK(bot, conv)); err != nil {
-		return err
+	if out.Item == nil {
+		return apperr.NotFound("conversation", conv)
 	}
-	items := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &s.table, Key: convKey(bot, conv)}}}
-	if claimSK := ds.String(out.Attributes, "claimSk"); claimSK != "" {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
-			TableName: &s.table, Key: ds.Key(botPK(bot), claimSK),
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR conversationId = :c"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":c": ds.S(conv)},
-		}})
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if reasons := ds.CancellationReasons(err); len(reasons) == 2 && reasons[1] == "ConditionalCheckFailed" {
-			// The claim was taken over by a newer conversation: keep it.
-			_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: convKey(bot, conv)})
-		}
-		return err
-	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: convKey(bot, conv)})
-	return err
-}
-
-// deletePartition deletes every item of a partition: Query pages of keys,
-// BatchWriteItem deletes of 25, unprocessed items retried.
-func (s *Store) deletePartition(ctx context.Context, pk string) error {
-	in := &dynamodb.QueryInput{
-		TableName: &s.table, KeyConditionExpression: aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ds.S(pk)},
-		ProjectionExpression:      aws.String("pk, sk"), Limit: aws.Int32(100), ConsistentRead: aws.Bool(true),
-	}
+	claimSK := ds.String(out.Item, ClaimAttribute)
 	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return err
+		items := []types.TransactWriteItem{
+			{Delete: &types.Delete{TableName: &s.table, Key: convKey(bot, conv), ConditionExpression: aws.String("attribute_exists(pk)")}},
+			intent,
 		}
-		for i := 0; i < len(out.Items); i += 25 {
-			var reqs []types.WriteRequest
-			for _, it := range out.Items[i:min(i+25, len(out.Items))] {
-				reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: ds.Key(ds.String(it, ds.PK), ds.String(it, ds.SK))}})
-			}
-			if err := ds.BatchWrite(ctx, s.db, s.table, reqs, nil); err != nil {
-				return err
-			}
+		if claimSK != "" {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName: &s.table, Key: ds.Key(botPK(bot), claimSK),
+				ConditionExpression:       aws.String("attribute_not_exists(pk) OR conversationId = :c"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":c": ds.S(conv)},
+			}})
 		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		reasons := ds.CancellationReasons(err)
+		switch {
+		case len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed":
+			return apperr.NotFound("conversation", conv) // deleted concurrently
+		case len(reasons) == 3 && reasons[2] == "ConditionalCheckFailed":
+			claimSK = "" // a newer conversation took the claim over: keep it
+			continue
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		return err
 	}
 }
 
@@ -372,37 +352,6 @@ func (s *Store) ListConversationsOf(ctx context.Context, bot string, participant
 	return convs, next, nil
 }
 
-// batchGet reads up to 100 keys of the chat table in one BatchGetItem
-// (retrying unprocessed keys), answering items by "pk|sk".
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) (map[string]map[string]types.AttributeValue, error) {
-	got := map[string]map[string]types.AttributeValue{}
-	seen := map[string]bool{}
-	var pending []map[string]types.AttributeValue
-	for _, k := range keys {
-		name := ds.String(k, ds.PK) + "|" + ds.String(k, ds.SK)
-		if !seen[name] {
-			seen[name] = true
-			pending = append(pending, k)
-		}
-	}
-	for attempt := 0; len(pending) > 0; attempt++ {
-		if attempt == 5 {
-			return nil, fmt.Errorf("batch get: %d keys still unprocessed", len(pending))
-		}
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
-		}})
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Responses[s.table] {
-			got[ds.String(it, ds.PK)+"|"+ds.String(it, ds.SK)] = it
-		}
-		pending = out.UnprocessedKeys[s.table].Keys
-	}
-	return got, nil
-}
-
 // --- participants ---
 
 func participantKey(bot, conv, user string) map[string]types.AttributeValue {
@@ -450,11 +399,14 @@ func (s *Store) AddParticipant(ctx context.Context, bot, conv, user, at string) 
 }
 
 // Participant returns a participant of a conversation: one BatchGetItem of
-// the participation and the user.
+// the conversation, the participation and the user.
 func (s *Store) Participant(ctx context.Context, bot, conv, user string) (User, error) {
-	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{participantKey(bot, conv, user), userKey(bot, user)})
+	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{convKey(bot, conv), participantKey(bot, conv, user), userKey(bot, user)})
 	if err != nil {
 		return User{}, err
+	}
+	if got[botPK(bot)+"|CONV#"+conv] == nil {
+		return User{}, apperr.NotFound("conversation", conv)
 	}
 	part, u := got[convPK(bot, conv)+"|PART#"+user], got[botPK(bot)+"|USER#"+user]
 	if part == nil || u == nil {
@@ -463,35 +415,46 @@ func (s *Store) Participant(ctx context.Context, bot, conv, user string) (User, 
 	return readUser(u)
 }
 
-// RemoveParticipant removes a user from a conversation: one conditional
-// DeleteItem.
+// RemoveParticipant removes a user from a conversation: one
+// TransactWriteItems deleting the participation (which must exist) and
+// checking that the conversation was not deleted.
 func (s *Store) RemoveParticipant(ctx context.Context, bot, conv, user string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.table, Key: participantKey(bot, conv, user), ConditionExpression: aws.String("attribute_exists(pk)"),
-	})
-	if ds.IsConditionFailed(err) {
-		return apperr.NotFound("participant", user)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: participantKey(bot, conv, user), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: convKey(bot, conv), ConditionExpression: aws.String("attribute_exists(pk)")}},
+	}})
+	if reasons := ds.CancellationReasons(err); len(reasons) == 2 {
+		if reasons[1] == "ConditionalCheckFailed" {
+			return apperr.NotFound("conversation", conv)
+		}
+		if reasons[0] == "ConditionalCheckFailed" {
+			return apperr.NotFound("participant", user)
+		}
 	}
 	return err
 }
 
 // ListParticipants returns one page of a conversation's participants: one
-// Query of the participations and one BatchGetItem of the users. Users
-// deleted since they joined are left out.
+// Query of the participations and one BatchGetItem of the users with the
+// conversation itself (missing or deleted: 404, like the conversation).
+// Users deleted since they joined are left out.
 func (s *Store) ListParticipants(ctx context.Context, bot, conv, token string) ([]User, string, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true)}
 	key := expression.Key(ds.PK).Equal(expression.Value(convPK(bot, conv))).And(expression.Key(ds.SK).BeginsWith("PART#"))
 	items, next, err := s.queryPage(ctx, in, key, nil, "participants|"+bot+"|"+conv, token, ds.DefaultPageSize)
-	if err != nil || len(items) == 0 {
-		return []User{}, next, err
+	if err != nil {
+		return nil, "", err
 	}
-	var keys []map[string]types.AttributeValue
+	keys := []map[string]types.AttributeValue{convKey(bot, conv)}
 	for _, it := range items {
 		keys = append(keys, userKey(bot, ds.String(it, "userId")))
 	}
 	got, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return nil, "", err
+	}
+	if got[botPK(bot)+"|CONV#"+conv] == nil {
+		return nil, "", apperr.NotFound("conversation", conv)
 	}
 	users := []User{}
 	for _, it := range items {

@@ -1,4 +1,4 @@
-package chat
+package chatdata
 
 import (
 	"context"
@@ -151,9 +151,20 @@ func (s *Store) GetOrCreateMessage(ctx context.Context, bot string, discriminato
 }
 
 // messageByID finds a message by id alone: one Query of the bot's message
-// index (the id doesn't name the conversation, whose partition holds it).
+// index (the id doesn't name the conversation, whose partition holds it),
+// then one GetItem checking that its conversation was not deleted (its
+// partition is erased after it).
 func (s *Store) messageByID(ctx context.Context, bot, msg string) (map[string]types.AttributeValue, error) {
-	return s.byIndex(ctx, botPK(bot)+"#MSGS", msg, "message")
+	item, err := s.byIndex(ctx, botPK(bot)+"#MSGS", msg, "message")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.conversationExists(ctx, bot, ds.String(item, "conversationId")); apperr.Is(err, apperr.ResourceNotFound) {
+		return nil, apperr.NotFound("message", msg)
+	} else if err != nil {
+		return nil, err
+	}
+	return item, nil
 }
 
 func (s *Store) byIndex(ctx context.Context, pk, sk, kind string) (map[string]types.AttributeValue, error) {
@@ -171,7 +182,8 @@ func (s *Store) byIndex(ctx context.Context, pk, sk, kind string) (map[string]ty
 	return out.Items[0], nil
 }
 
-// Message returns a message of the bot: one Query on gsi2.
+// Message returns a message of the bot: one Query on gsi2 and one GetItem
+// (its conversation still exists).
 func (s *Store) Message(ctx context.Context, bot, msg string) (Message, error) {
 	item, err := s.messageByID(ctx, bot, msg)
 	if err != nil {
@@ -182,14 +194,15 @@ func (s *Store) Message(ctx context.Context, bot, msg string) (Message, error) {
 
 // UpdateMessage merges tags (empty values unset) and replaces the payload
 // when given: a Query to find the message's conversation, then one
-// conditional UpdateItem. A new payload must fit the message's type.
-func (s *Store) UpdateMessage(ctx context.Context, bot, msg string, tags map[string]string, payload map[string]any, at string) (Message, error) {
+// conditional UpdateItem. A new payload must pass check with the message's
+// type.
+func (s *Store) UpdateMessage(ctx context.Context, bot, msg string, tags map[string]string, payload map[string]any, at string, check func(typ string, payload map[string]any) error) (Message, error) {
 	item, err := s.messageByID(ctx, bot, msg)
 	if err != nil {
 		return Message{}, err
 	}
-	if payload != nil {
-		if err := validatePayload(ds.String(item, "type"), payload); err != nil {
+	if payload != nil && check != nil {
+		if err := check(ds.String(item, "type"), payload); err != nil {
 			return Message{}, err
 		}
 	}
@@ -231,13 +244,18 @@ type MessageFilter struct {
 	After, Before  *time.Time
 }
 
-// ListMessages returns one page of messages, most recent first: one Query
-// of the conversation's partition, or of the bot's message index when no
-// conversation is named. Dates bound the key (ids are ULIDs).
+// ListMessages returns one page of messages, most recent first: one GetItem
+// (the conversation exists: else 404) and one Query of its partition, or,
+// when no conversation is named, one Query of the bot's message index and
+// one BatchGetItem of the page's conversations (messages of deleted ones
+// are left out). Dates bound the key (ids are ULIDs).
 func (s *Store) ListMessages(ctx context.Context, bot string, f MessageFilter, token string) ([]Message, string, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false)}
 	var key expression.KeyConditionBuilder
 	if f.ConversationID != "" {
+		if err := s.conversationExists(ctx, bot, f.ConversationID); err != nil {
+			return nil, "", err
+		}
 		key = sortRange(expression.Key(ds.PK).Equal(expression.Value(convPK(bot, f.ConversationID))), ds.SK, "MSG#"+id.Message+"_", f.After, f.Before, ulidBound)
 	} else {
 		in.IndexName = aws.String(gsi2)
@@ -249,6 +267,9 @@ func (s *Store) ListMessages(ctx context.Context, bot string, f MessageFilter, t
 	}
 	scope := fmt.Sprintf("messages|%s|%s|%v|%v|%v", bot, f.ConversationID, f.After, f.Before, f.Tags)
 	items, next, err := s.queryPage(ctx, in, key, filters, scope, token, ds.DefaultPageSize)
+	if err == nil && f.ConversationID == "" {
+		items, err = s.dropOrphans(ctx, bot, items)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -256,9 +277,9 @@ func (s *Store) ListMessages(ctx context.Context, bot string, f MessageFilter, t
 	return msgs, next, err
 }
 
-// checkReferences checks that a conversation (not being deleted) and a user
+// CheckReferences checks that a conversation (not being deleted) and a user
 // exist: one BatchGetItem.
-func (s *Store) checkReferences(ctx context.Context, bot, conv, user string) error {
+func (s *Store) CheckReferences(ctx context.Context, bot, conv, user string) error {
 	got, err := s.batchGet(ctx, []map[string]types.AttributeValue{convKey(bot, conv), userKey(bot, user)})
 	if err != nil {
 		return err
