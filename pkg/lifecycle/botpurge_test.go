@@ -2,11 +2,17 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,93 +24,161 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 type R = testenv.Req
 
-// itemsOf counts a bot's chat items: its partition and its conversations'.
-func itemsOf(t *testing.T, env *testenv.Env, bot string, convs []string) int {
+// seedBot gives a bot one of everything Parley keeps for a bot, through
+// the API: code and medias, users with a get-or-create claim and a state,
+// a bot state, conversations (one by get-or-create) with participants,
+// messages (one by get-or-create), states and events, a bot event, a
+// deleted conversation whose erasure is pending, day counters, a bot API
+// key, an issue and its logs (a delivery the bot's server refuses), and a
+// deletion job.
+func seedBot(t *testing.T, env *testenv.Env, token, ws, hookURL string) string {
 	t.Helper()
-	table := env.Env["TABLE_CHAT"]
-	n := 0
-	for _, pk := range append([]string{"BOT#" + bot}, func() []string {
-		var out []string
-		for _, c := range convs {
-			out = append(out, "BOT#"+bot+"#CONV#"+c)
-		}
-		return out
-	}()...) {
-		out, err := env.Deps.DB.Query(context.Background(), &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": ds.S(pk)}, Select: types.SelectCount})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += int(out.Count)
+	wh := map[string]string{"x-workspace-id": ws}
+	bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: token, Headers: wh, Body: map[string]any{
+		"code": "exports.bot = {}", "medias": []any{map[string]any{"name": "logo", "url": "data:image/png;base64,aGVsbG8="}},
+	}}).Body["bot"].(map[string]any)["id"].(string)
+	h := map[string]string{"x-bot-id": bot}
+	do := func(method, path string, body map[string]any, status int) map[string]any {
+		res := env.Do(t, R{Method: method, Path: path, Token: token, Headers: h, Body: body})
+		testenv.Want(t, res, status, "")
+		return res.Body
 	}
-	return n
+	uid := do("POST", "/v1/chat/users/get-or-create", map[string]any{"tags": map[string]any{"email": "ann@example.com"}}, 200)["user"].(map[string]any)["id"].(string)
+	do("POST", "/v1/chat/states/user/"+uid+"/profile", map[string]any{"payload": map[string]any{"a": 1}}, 200)
+	do("POST", "/v1/chat/states/bot/"+bot+"/memory", map[string]any{"payload": map[string]any{"a": 1}}, 200)
+	var convs []string
+	convs = append(convs, do("POST", "/v1/chat/conversations/get-or-create", map[string]any{"channel": "web", "tags": map[string]any{"thread": "1"}}, 200)["conversation"].(map[string]any)["id"].(string))
+	for range 2 {
+		convs = append(convs, do("POST", "/v1/chat/conversations", map[string]any{"channel": "web", "tags": map[string]any{}}, 201)["conversation"].(map[string]any)["id"].(string))
+	}
+	for _, cid := range convs {
+		do("POST", "/v1/chat/conversations/"+cid+"/participants", map[string]any{"userId": uid}, 200)
+		do("POST", "/v1/chat/states/conversation/"+cid+"/progress", map[string]any{"payload": map[string]any{"step": 1}}, 200)
+		for range 3 {
+			do("POST", "/v1/chat/messages", map[string]any{"conversationId": cid, "userId": uid, "type": "text", "payload": map[string]any{"text": "hi"}, "tags": map[string]any{}}, 201)
+		}
+		do("POST", "/v1/chat/messages/get-or-create", map[string]any{"conversationId": cid, "userId": uid, "type": "text", "payload": map[string]any{"text": "once"}, "tags": map[string]any{"ref": "1"}}, 200)
+		do("POST", "/v1/chat/events", map[string]any{"type": "custom", "payload": map[string]any{}, "conversationId": cid}, 201)
+	}
+	do("POST", "/v1/chat/events", map[string]any{"type": "custom", "payload": map[string]any{}}, 201)
+	do("DELETE", "/v1/chat/conversations/"+convs[2], nil, 200)
+	testenv.Want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/bots/baks", Token: token, Headers: wh, Body: map[string]any{"botId": bot, "note": "ci"}}), 200, "")
+	testenv.Want(t, env.Do(t, R{Method: "POST", Path: "/api/public/bot/" + bot + "/conversations/delete", Token: token, Headers: wh,
+		Body: map[string]any{"conversationIds": []string{convs[1]}}}), 200, "")
+	// A delivery the bot's server refuses records an issue and logs.
+	testenv.Want(t, env.Do(t, R{Method: "PUT", Path: "/v1/admin/bots/" + bot, Token: token, Headers: wh, Body: map[string]any{"url": hookURL}}), 200, "")
+	do("POST", "/v1/chat/events", map[string]any{"type": "custom", "payload": map[string]any{}, "conversationId": convs[0]}, 201)
+	return bot
 }
 
-// Deleting a bot erases all its chat data in the background, and nothing
-// of another bot.
-func TestDeletedBotDataIsPurged(t *testing.T) {
-	env := testenv.Stack(t)
-	token := env.NewAccount(t)
-	ws := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: token, Body: map[string]any{"name": "w"}}).Body["id"].(string)
-	wh := map[string]string{"x-workspace-id": ws}
-	var bots []string
-	convs := map[string][]string{}
-	for i := 0; i < 2; i++ {
-		bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: token, Headers: wh, Body: map[string]any{"code": "exports.bot = {}"}}).Body["bot"].(map[string]any)["id"].(string)
-		bots = append(bots, bot)
-		h := map[string]string{"x-bot-id": bot}
-		user := env.Do(t, R{Method: "POST", Path: "/v1/chat/users", Token: token, Headers: h, Body: map[string]any{"tags": map[string]any{}}})
-		testenv.Want(t, user, 201, "")
-		uid := user.Body["user"].(map[string]any)["id"].(string)
-		for c := 0; c < 3; c++ {
-			conv := env.Do(t, R{Method: "POST", Path: "/v1/chat/conversations", Token: token, Headers: h, Body: map[string]any{"channel": "web", "tags": map[string]any{}}})
-			testenv.Want(t, conv, 201, "")
-			cid := conv.Body["conversation"].(map[string]any)["id"].(string)
-			convs[bot] = append(convs[bot], cid)
-			for m := 0; m < 4; m++ {
-				testenv.Want(t, env.Do(t, R{Method: "POST", Path: "/v1/chat/messages", Token: token, Headers: h, Body: map[string]any{
-					"conversationId": cid, "userId": uid, "type": "text", "payload": map[string]any{"text": "hi"}, "tags": map[string]any{},
-				}}), 201, "")
+// proof is what Parley keeps of a deleted bot on purpose: audit records
+// and deletion job records (with their expiry), the evidence of what was
+// done.
+func proof(it map[string]types.AttributeValue) bool {
+	sk := ds.String(it, ds.SK)
+	return strings.HasPrefix(sk, "AUDIT#") || strings.HasPrefix(sk, "JOB#") || strings.HasPrefix(ds.String(it, ds.PK), "JOB#")
+}
+
+// holdings lists, by reading every table of the stack and every bucket
+// directly (a test may scan), what mentions a bot: items whose attributes
+// contain its id anywhere, and objects whose key does.
+func holdings(t *testing.T, env *testenv.Env, bot string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	for name, table := range env.Env {
+		if !strings.HasPrefix(name, "TABLE_") {
+			continue
+		}
+		pages := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(env.AWS), &dynamodb.ScanInput{TableName: aws.String(table)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range page.Items {
+				var doc map[string]any
+				if err := attributevalue.UnmarshalMap(it, &doc); err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := json.Marshal(doc)
+				if strings.Contains(string(raw), bot) && !proof(it) {
+					out = append(out, name+" "+ds.String(it, ds.PK)+" / "+ds.String(it, ds.SK))
+				}
 			}
 		}
 	}
-	if n := itemsOf(t, env, bots[0], convs[bots[0]]); n < 3*5 {
-		t.Fatalf("seeded only %d items", n)
+	s3c := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
+	for name, bucket := range env.Env {
+		if !strings.HasPrefix(name, "BUCKET_") {
+			continue
+		}
+		pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page.Contents {
+				if strings.Contains(aws.ToString(o.Key), bot) {
+					out = append(out, name+" "+aws.ToString(o.Key))
+				}
+			}
+		}
 	}
-	if objectsOf(t, env, bots[0]) == 0 {
-		t.Fatal("the bot's code was not stored in S3")
-	}
-	keep := itemsOf(t, env, bots[1], convs[bots[1]])
+	sort.Strings(out)
+	return out
+}
 
-	testenv.Want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bots[0], Token: token, Headers: wh, Body: map[string]any{}}), 200, "")
-	deadline := time.Now().Add(20 * time.Second)
-	for itemsOf(t, env, bots[0], convs[bots[0]]) > 0 {
+// Deleting a bot purges every kind of data in the catalogue, whatever
+// table or bucket holds it, and nothing of another bot.
+func TestPurgeEverything(t *testing.T) {
+	env := testenv.Stack(t)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) }))
+	defer hook.Close()
+	token := env.NewAccount(t)
+	ws := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: token, Body: map[string]any{"name": "w"}}).Body["id"].(string)
+	gone, kept := seedBot(t, env, token, ws, hook.URL), seedBot(t, env, token, ws, hook.URL)
+	// The deliveries fail (the issue and its logs are recorded) and the
+	// pending erasure of the deleted conversation runs.
+	deadline := time.Now().Add(30 * time.Second)
+	for !hasIssue(t, env, token, ws, gone) || !hasIssue(t, env, token, ws, kept) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the deleted bot still has %d chat items", itemsOf(t, env, bots[0], convs[bots[0]]))
+			t.Fatal("the refused deliveries recorded no issue")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := itemsOf(t, env, bots[1], convs[bots[1]]); n != keep {
-		t.Fatalf("the other bot has %d items, had %d", n, keep)
-	}
-	for objectsOf(t, env, bots[0]) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted bot's code is still in S3")
+	seeded := holdings(t, env, gone)
+	keep := holdings(t, env, kept)
+	for _, want := range []string{"TABLE_CHAT", "TABLE_ADMIN", "BUCKET_BOTCODE"} {
+		if !hasPrefix(seeded, want) {
+			t.Fatalf("nothing of the bot seeded in %s: %v", want, seeded)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	if objectsOf(t, env, bots[1]) == 0 {
-		t.Fatal("the other bot's code was erased")
+
+	testenv.Want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + gone, Token: token, Headers: map[string]string{"x-workspace-id": ws}, Body: map[string]any{}}), 200, "")
+	for left := holdings(t, env, gone); len(left) > 0; left = holdings(t, env, gone) {
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatalf("%d things of the deleted bot remain: %v", len(left), left)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if after := holdings(t, env, kept); strings.Join(after, "\n") != strings.Join(keep, "\n") {
+		t.Fatalf("the other bot's data changed:\nbefore %v\nafter  %v", keep, after)
 	}
 }
 
-// objectsOf counts a bot's objects (code, medias) in the code bucket.
-func objectsOf(t *testing.T, env *testenv.Env, bot string) int {
-	t.Helper()
-	out, err := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(context.Background(),
-		&s3.ListObjectsV2Input{Bucket: aws.String(env.Env["BUCKET_BOTCODE"]), Prefix: aws.String("bots/" + bot + "/")})
-	if err != nil {
-		t.Fatal(err)
+func hasPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
 	}
-	return len(out.Contents)
+	return false
+}
+
+func hasIssue(t *testing.T, env *testenv.Env, token, ws, bot string) bool {
+	res := env.Do(t, R{Method: "GET", Path: "/v1/admin/bots/" + bot + "/issues", Token: token, Headers: map[string]string{"x-workspace-id": ws}})
+	issues, _ := res.Body["issues"].([]any)
+	return res.Status == 200 && len(issues) > 0
 }
