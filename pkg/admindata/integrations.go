@@ -3,7 +3,6 @@ package admindata
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -230,11 +229,6 @@ func versionKey(name, version string) map[string]types.AttributeValue {
 	return ds.Key("INTNAME#"+name, "V#"+version)
 }
 func hubKey(id string) map[string]types.AttributeValue { return ds.Key("HUB#INTS", id) }
-
-var integrationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?$`)
-
-// validSemver reports whether v is a semantic version (without a "v").
-func validSemver(v string) bool { return !strings.HasPrefix(v, "v") && semver.IsValid("v"+v) }
 
 // --- storage ---
 

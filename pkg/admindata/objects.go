@@ -13,6 +13,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
 )
 
@@ -99,11 +100,16 @@ func (s *Store) putMedias(ctx context.Context, botID string, medias []Media, at 
 	return out, written, nil
 }
 
-// removeObjects deletes objects written for a change that failed; errors
-// are ignored (an orphan object is harmless and unreferenced).
+// removeObjects deletes objects written for a change that failed. A failure
+// is logged with the request id, not returned: the change already failed,
+// and an orphan object is unreferenced (the bot purge erases it with the
+// bot's other objects).
 func (s *Store) removeObjects(ctx context.Context, keys ...string) {
 	for _, k := range keys {
-		_, _ = s.opts.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(k)})
+		_, err := s.opts.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(k)})
+		if err != nil && s.opts.Log != nil {
+			s.opts.Log.WarnContext(ctx, "orphan object left in the code bucket", "request_id", httpapi.RequestID(ctx), "key", k, "error", err)
+		}
 	}
 }
 

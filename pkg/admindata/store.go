@@ -3,6 +3,7 @@ package admindata
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type Options struct {
 	// Clock stamps what the store dates itself (log records and issues
 	// given no time); the system clock when nil.
 	Clock clock.Clock
+	// Log receives what the store can't return: the failure to remove an
+	// object written for a change that failed. Discarded when nil.
+	Log *slog.Logger
 }
 
 // NewStore returns a store on table.

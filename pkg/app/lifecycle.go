@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
@@ -22,8 +22,9 @@ import (
 // The data-lifecycle functions: deletion job intake, the off-peak window and
 // the lifecycle worker.
 
-func botKeys(d Deps) *botkey.Store {
-	return botkey.NewStore(d.DB, d.Config.Table(topology.AdminTable), d.Config.SigningKey)
+// botKeys checks the deletion API's JWTs against bot API keys.
+func botKeys(d Deps, adminStore *admindata.Store) *botkey.Verifier {
+	return botkey.NewVerifier(adminStore, botKeySealer(d))
 }
 
 func offpeakExpression(d Deps) (schedule.Expression, error) {
@@ -38,13 +39,13 @@ func duration(d Deps, name string) (time.Duration, error) {
 	return v, nil
 }
 
-func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, authn *auth.Authenticator, pages *cursor.Codec) error {
+func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admindata.Store, authn *auth.Authenticator, pages *cursor.Codec) error {
 	window, err := offpeakExpression(d)
 	if err != nil {
 		return err
 	}
 	records := deletion.StoreRecords{Admin: adminStore, Chat: chat.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
-	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d), records, authn, d.Clock, window).Register(rt)
+	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d, adminStore), records, authn, d.Clock, window).Register(rt)
 	return nil
 }
 
@@ -65,7 +66,7 @@ func finisher(d Deps) (*deletion.Finisher, error) {
 		return nil, err
 	}
 	proof := &deletion.Proof{
-		Audit:  admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey)),
+		Audit:  admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey)),
 		Events: d.Events, Bus: d.Config.Setting("EVENT_BUS"), Mail: d.Mail, Sender: d.Config.Setting("SES_SENDER"),
 	}
 	return deletion.NewFinisher(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Clock, proof, retention, d.Log), nil

@@ -125,6 +125,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if env["SIGNING_SECRET"] = o.Getenv("SIGNING_SECRET"); env["SIGNING_SECRET"] == "" {
 		env["SIGNING_SECRET"] = "local-" + id.ULID(time.Now())
 	}
+	// The sealing keyring must outlive a restart, or secrets sealed in a
+	// kept emulator (LocalStack) would no longer open: a fixed local value
+	// unless SEALING_SECRET is set. Never use it outside local development.
+	if env["SEALING_SECRET"] = o.Getenv("SEALING_SECRET"); env["SEALING_SECRET"] == "" {
+		env["SEALING_SECRET"] = LocalSealingSecret
+	}
 	s.Env = env
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
@@ -350,6 +356,10 @@ func (s *Stack) Close() {
 	s.wg.Wait()
 	s.emu.Stop()
 }
+
+// LocalSealingSecret is the sealing keyring of `make run` when
+// SEALING_SECRET is not set: stable across restarts, public, local only.
+const LocalSealingSecret = "parley-local-sealing-key-not-for-deployments"
 
 // Bootstrap makes sure the account with email exists and holds a personal
 // access token whose value is pat (a new one when pat is empty). It is

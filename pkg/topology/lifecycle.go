@@ -50,7 +50,7 @@ func addLifecycle(t *Topology) {
 	all := []string{AdminTable, ChatTable, LifecycleTable}
 	archive := []string{ArchiveBucket}
 	t.Functions = append(t.Functions,
-		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings,
+		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings, Seals: true,
 			Timeout: 10 * time.Second, MemoryMB: 256},
 		// Policies: preview evaluates like the window, reading the chat table.
 		Function{Name: PoliciesFunction, Kind: HTTP, Tables: all, Timeout: 10 * time.Second, MemoryMB: 256},
