@@ -57,7 +57,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/workspaces/{id}", a.getWorkspace, account)
 	rt.Handle("PUT", "/v1/admin/workspaces/{id}", a.updateWorkspace, wsPath(auth.WorkspaceWrite))
 	rt.Handle("DELETE", "/v1/admin/workspaces/{id}", a.deleteWorkspace, wsPath(auth.WorkspaceDelete))
-	rt.Handle("GET", "/v1/admin/workspaces/{id}/rec-records", a.getAuditRecords, wsPath(auth.AuditRead))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/audit-records", a.getAuditRecords, wsPath(auth.AuditRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/usages", a.listWorkspaceUsages, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
