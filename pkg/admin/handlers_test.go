@@ -99,7 +99,9 @@ func (d fakeDirectory) Token(context.Context, string) (auth.Token, bool, error) 
 func (d fakeDirectory) TokenAndBotWorkspace(context.Context, string, string) (auth.Token, bool, string, error) {
 	return auth.Token{}, false, "", errors.New("not used")
 }
-func (d fakeDirectory) Role(_ context.Context, ws, _ string) (auth.Role, error) { return d.roles[ws], nil }
+func (d fakeDirectory) Role(_ context.Context, ws, _ string) (auth.Role, error) {
+	return d.roles[ws], nil
+}
 
 type fakeIntents struct{}
 
@@ -200,7 +202,9 @@ func TestDeleteBotWritesTheIntentAndSurvivesAFailingKick(t *testing.T) {
 
 	// A failed deletion (missing bot) starts no purge.
 	kicked := false
-	store.deleteBot = func(string, string, audit.Record, []types.TransactWriteItem) error { return apperr.NotFound("bot", "bot_2") }
+	store.deleteBot = func(string, string, audit.Record, []types.TransactWriteItem) error {
+		return apperr.NotFound("bot", "bot_2")
+	}
 	r = newRig(store, purgerFunc(func(context.Context, string, string) error { kicked = true; return nil }), map[string]auth.Role{"ws_a": auth.Owner})
 	if code, _ := r.do(t, "DELETE", "/v1/admin/bots/bot_2", "ws_a", map[string]any{}); code != 404 || kicked {
 		t.Fatalf("%d, kicked %v", code, kicked)
