@@ -377,6 +377,6 @@ func (a *API) listBots(r *http.Request) (httpapi.Response, error) {
 
 func secret() string {
 	b := make([]byte, 32)
-	_, _ = rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics on a broken system)
 	return hex.EncodeToString(b)
 }

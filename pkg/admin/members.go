@@ -119,7 +119,7 @@ func (a *API) createInvitation(r *http.Request) (httpapi.Response, error) {
 
 func invitationCode() string {
 	b := make([]byte, 24)
-	_, _ = rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics on a broken system)
 	return "bp_inv_" + base64.RawURLEncoding.EncodeToString(b)
 }
 

@@ -352,7 +352,10 @@ func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot, code *
 // storeBlobs puts new code and inline medias of b in the code bucket and
 // returns the keys written.
 func (s *Store) storeBlobs(ctx context.Context, b *Bot, code *string) ([]string, error) {
-	now, _ := clock.Parse(b.UpdatedAt)
+	now, err := clock.Parse(b.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("bot %s: updatedAt %q: %w", b.ID, b.UpdatedAt, err)
+	}
 	medias, written, err := s.putMedias(ctx, b.ID, b.Medias, now)
 	if err != nil {
 		return written, err
