@@ -42,6 +42,9 @@ import (
 const (
 	EnvStage            = "STAGE"
 	EnvSigningSecretARN = "SIGNING_SECRET_ARN"
+	// EnvSealingSecretARN names the sealing keyring's secret, for the
+	// functions that seal (topology.Function.Seals).
+	EnvSealingSecretARN = "SEALING_SECRET_ARN"
 )
 
 // Props configures NewStack.
@@ -67,6 +70,10 @@ type Stack struct {
 	Functions map[string]awslambda.Function
 	Rules     map[string]awsevents.Rule
 	Secret    awssecretsmanager.Secret
+	// SealingSecret holds the keyring sealing stored secrets (integration
+	// secrets, bot API keys): a plain value (key "k1") or the JSON keyring
+	// {"current":…,"keys":{…}} an operator writes to rotate.
+	SealingSecret awssecretsmanager.Secret
 	// AlarmTopic receives every alarm; subscribe to it to be told.
 	AlarmTopic awssns.Topic
 	API        awsapigatewayv2.HttpApi
@@ -282,6 +289,15 @@ func (b *builder) secret() {
 		RemovalPolicy: b.removal(),
 	})
 	output(b.scope(), "SigningSecretArn", b.s.Secret.SecretArn())
+	b.s.SealingSecret = awssecretsmanager.NewSecret(b.scope(), jsii.String("SealingSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Parley " + b.stage.Name + ": keyring sealing stored secrets (integration secrets, bot API keys)"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: b.removal(),
+	})
+	output(b.scope(), "SealingSecretArn", b.s.SealingSecret.SecretArn())
 }
 
 func (b *builder) function(f topology.Function) {
@@ -337,6 +353,9 @@ func (b *builder) function(f topology.Function) {
 	if f.Kind == topology.HTTP {
 		b.s.Secret.GrantRead(fn, nil)
 	}
+	if f.Seals {
+		b.s.SealingSecret.GrantRead(fn, nil)
+	}
 	for _, q := range b.topo.Queues {
 		if q.Consumer != f.Name {
 			continue
@@ -379,6 +398,9 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 	}
 	if f.Kind == topology.HTTP {
 		env[EnvSigningSecretARN] = b.s.Secret.SecretArn()
+	}
+	if f.Seals {
+		env[EnvSealingSecretARN] = b.s.SealingSecret.SecretArn()
 	}
 	for k, v := range b.stage.Quotas {
 		env[topology.EnvVar("quota", k)] = jsii.String(v)

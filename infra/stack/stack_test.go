@@ -83,7 +83,7 @@ func (s synthesized) assertCounts(t *testing.T) {
 		"AWS::Logs::LogGroup":                   len(s.topo.Functions) + 1,
 		"AWS::CloudWatch::Alarm":                len(s.topo.Functions) + dlqs,
 		"AWS::SNS::Topic":                       1,
-		"AWS::SecretsManager::Secret":           1,
+		"AWS::SecretsManager::Secret":           2,
 		"AWS::ApiGatewayV2::Api":                1,
 		"AWS::ApiGatewayV2::Stage":              1,
 		"AWS::ApiGatewayV2::Route":              len(s.topo.Routes),
@@ -231,6 +231,9 @@ func (s synthesized) assertEnvironment(t *testing.T) {
 		if f.Kind == topology.HTTP {
 			want[EnvSigningSecretARN] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Secret)}
 		}
+		if f.Seals {
+			want[EnvSealingSecretARN] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.SealingSecret)}
+		}
 		for _, sc := range s.topo.Schedules {
 			if sc.Target == f.Name {
 				want[sc.EnvOverride] = s.stage.Schedules[sc.Name].Expression
@@ -289,6 +292,9 @@ func (s synthesized) assertRoles(t *testing.T) {
 		}
 		if f.Kind == topology.HTTP {
 			allowed[logicalIDOf(s.stack, s.stack.Secret)] = "signing secret"
+		}
+		if f.Seals {
+			allowed[logicalIDOf(s.stack, s.stack.SealingSecret)] = "sealing secret"
 		}
 
 		reached := map[string]bool{}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
 )
@@ -324,10 +324,10 @@ func (a *API) updateBot(r *http.Request) (httpapi.Response, error) {
 		if err := in.apply(&b, ints, now); err != nil {
 			return httpapi.Response{}, err
 		}
-		audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionUpdateBot, b.ID, b.Name, now)
-		b, err = a.store.ReplaceBot(r.Context(), p.WorkspaceID, b, in.Code, prev, audit)
+		rec := audit.New(p.WorkspaceID, p.AccountID, audit.UpdateBot, b.ID, b.Name, now)
+		b, err = a.store.ReplaceBot(r.Context(), p.WorkspaceID, b, in.Code, prev, rec)
 		if err == nil {
-			return httpapi.OK(map[string]any{"bot": a.store.botAnswer(r.Context(), b)}), nil
+			return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 		}
 		if !apperr.Is(err, apperr.ResourceLockedConflict) {
 			break
@@ -341,15 +341,19 @@ func (a *API) deleteBot(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	p := auth.FromContext(r.Context())
-	botID := r.PathValue("id")
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionDeleteBot, botID, "", a.clock.Now())
-	if err := a.store.DeleteBot(r.Context(), p.WorkspaceID, botID, audit); err != nil {
+	botID, now := r.PathValue("id"), a.clock.Now()
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.DeleteBot, botID, "", now)
+	// The purge intent commits with the deletion: the bot's data is erased
+	// even if everything after this transaction fails.
+	intent := a.intents.PurgeIntent(p.WorkspaceID, botID, now)
+	if err := a.store.DeleteBot(r.Context(), p.WorkspaceID, botID, rec, intent); err != nil {
 		return httpapi.Response{}, err
 	}
-	// The bot is gone from every read; its chat data is erased in batches
-	// by the lifecycle machinery.
+	// The bot is gone from every read. Starting its purge now is the fast
+	// path; when it fails, the off-peak window drains the intent.
 	if err := a.purger.PurgeBot(r.Context(), p.WorkspaceID, botID); err != nil {
-		return httpapi.Response{}, err
+		a.log.WarnContext(r.Context(), "bot purge not started; the off-peak window will drain its intent",
+			"request_id", httpapi.RequestID(r.Context()), "bot", botID, "error", err)
 	}
 	return httpapi.OK(struct{}{}), nil
 }
@@ -374,9 +378,9 @@ func (a *API) transferBot(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	botID, now := r.PathValue("id"), a.clock.Now()
-	out := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionTransferBot, botID, "", now)
+	out := audit.New(p.WorkspaceID, p.AccountID, audit.TransferBot, botID, "", now)
 	out.Value = "to " + target
-	into := NewAuditRecord(target, p.AccountID, ActionTransferBot, botID, "", now)
+	into := audit.New(target, p.AccountID, audit.TransferBot, botID, "", now)
 	into.Value = "from " + p.WorkspaceID
 	if err := a.store.TransferBot(r.Context(), p.WorkspaceID, target, botID, clock.Format(now), out, into); err != nil {
 		return httpapi.Response{}, err
@@ -534,7 +538,7 @@ func (a *API) getBotAnalytics(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	stats, err := a.store.Stats(r.Context(), b.ID, start.Format("2006-01-02"), end.Format("2006-01-02"))
+	stats, err := a.stats.DayStats(r.Context(), b.ID, start.Format("2006-01-02"), end.Format("2006-01-02"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
@@ -565,24 +569,10 @@ func (a *API) listBotIssues(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(httpapi.List("issues", issues, next)), nil
 }
 
-// botIssue reads an issue of a bot of the caller's workspace: the bot and
-// the issue in one BatchGetItem.
+// botIssue reads an issue of a bot of the caller's workspace (one
+// BatchGetItem); a bot outside the workspace reads as missing.
 func (a *API) botIssue(r *http.Request) (Issue, error) {
-	ws, botID, issueID := auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id"), r.PathValue("issueId")
-	items, err := a.store.batchGet(r.Context(), botKey(botID), issueKey(botID, issueID))
-	if err != nil {
-		return Issue{}, err
-	}
-	if items[0] == nil || ds.String(items[0], "workspaceId") != ws {
-		return Issue{}, apperr.NotFound("bot", botID)
-	}
-	if items[1] == nil {
-		return Issue{}, apperr.NotFound("issue", issueID)
-	}
-	var i Issue
-	err = ds.Unmarshal(items[1], &i)
-	i.normalize()
-	return i, err
+	return a.store.BotIssue(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id"), r.PathValue("issueId"))
 }
 
 func (a *API) getBotIssue(r *http.Request) (httpapi.Response, error) {
@@ -615,9 +605,9 @@ func (a *API) deleteBotIssue(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	issueID := r.PathValue("issueId")
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionDeleteBotIssue, b.ID, b.Name, a.clock.Now())
-	audit.Value = issueID
-	if err := a.store.DeleteIssue(r.Context(), b.ID, issueID, audit); err != nil {
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.DeleteBotIssue, b.ID, b.Name, a.clock.Now())
+	rec.Value = issueID
+	if err := a.store.DeleteIssue(r.Context(), b.ID, issueID, rec); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(struct{}{}), nil

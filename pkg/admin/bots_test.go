@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/testenv"
@@ -94,8 +95,8 @@ func TestBotCodeInS3AndUpdate(t *testing.T) {
 		{Method: "PUT", Path: path, Body: map[string]any{"name": "x"}}, {Method: "DELETE", Path: path},
 		{Method: "GET", Path: path + "/logs?timeStart=2020-01-01"}, {Method: "GET", Path: path + "/webchat?type=preconfigured"},
 		{Method: "GET", Path: path + "/analytics?startDate=2026-01-01&endDate=2026-01-02"}, {Method: "GET", Path: path + "/issues"},
-		{Method: "GET", Path: path + "/issues/" + admin.IssueID("x")}, {Method: "DELETE", Path: path + "/issues/" + admin.IssueID("x")},
-		{Method: "GET", Path: path + "/issues/" + admin.IssueID("x") + "/events"},
+		{Method: "GET", Path: path + "/issues/" + admindata.IssueID("x")}, {Method: "DELETE", Path: path + "/issues/" + admindata.IssueID("x")},
+		{Method: "GET", Path: path + "/issues/" + admindata.IssueID("x") + "/events"},
 	} {
 		r.Token, r.Headers = other, oh
 		want(t, env.Do(t, r), 404, "ResourceNotFound")

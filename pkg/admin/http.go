@@ -3,11 +3,13 @@ package admin
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/httpapi"
@@ -16,15 +18,25 @@ import (
 
 // API serves the admin routes.
 type API struct {
-	store  *Store
-	auth   *auth.Authenticator
-	clock  clock.Clock
-	purger BotDataPurger
+	store   Storage
+	stats   DayStats
+	intents PurgeIntents
+	purger  BotDataPurger
+	secrets Sealer
+	mail    Mailer
+	auth    *auth.Authenticator
+	clock   clock.Clock
+	log     *slog.Logger
 }
 
-// NewAPI returns the admin API; purger erases deleted bots' chat data.
-func NewAPI(store *Store, a *auth.Authenticator, c clock.Clock, purger BotDataPurger) *API {
-	return &API{store: store, auth: a, clock: c, purger: purger}
+// NewAPI returns the admin API.
+func NewAPI(d Deps) *API {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, purger: d.Purger, secrets: d.Secrets,
+		mail: d.Mail, auth: d.Auth, clock: d.Clock, log: log}
 }
 
 // Register adds the admin routes to rt. Each names the permission it needs
@@ -151,8 +163,8 @@ func (a *API) createWorkspace(r *http.Request) (httpapi.Response, error) {
 		CreatedAt: clock.Format(now), UpdatedAt: clock.Format(now),
 		BillingVersion: "v4", Plan: "community", SocialAccounts: []string{},
 	}
-	audit := NewAuditRecord(w.ID, w.OwnerID, ActionCreateWorkspace, w.ID, w.Name, now)
-	if err := a.store.CreateWorkspace(r.Context(), w, audit); err != nil {
+	rec := audit.New(w.ID, w.OwnerID, audit.CreateWorkspace, w.ID, w.Name, now)
+	if err := a.store.CreateWorkspace(r.Context(), w, rec); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(w), nil
@@ -324,12 +336,12 @@ func (a *API) createBot(r *http.Request) (httpapi.Response, error) {
 	if in.Dev != nil {
 		b.Dev = *in.Dev
 	}
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionCreateBot, b.ID, b.Name, now)
-	b, err := a.store.CreateBot(r.Context(), p.WorkspaceID, b, in.Code, audit)
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.CreateBot, b.ID, b.Name, now)
+	b, err := a.store.CreateBot(r.Context(), p.WorkspaceID, b, in.Code, rec)
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"bot": a.store.botAnswer(r.Context(), b)}), nil
+	return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 }
 
 func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
@@ -340,7 +352,7 @@ func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"bot": a.store.botAnswer(r.Context(), b)}), nil
+	return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 }
 
 func (a *API) listBots(r *http.Request) (httpapi.Response, error) {
@@ -365,6 +377,6 @@ func (a *API) listBots(r *http.Request) (httpapi.Response, error) {
 
 func secret() string {
 	b := make([]byte, 32)
-	_, _ = rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics on a broken system)
 	return hex.EncodeToString(b)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
@@ -192,7 +193,7 @@ func (a *API) applyIntegration(body integrationInput, in *Integration, now time.
 			delete(in.SealedSecret, k)
 			continue
 		}
-		sealed, err := a.store.seal(in.ID, k, *v)
+		sealed, err := a.secrets.Seal(*v, in.ID+"/"+k)
 		if err != nil {
 			return err
 		}
@@ -241,11 +242,11 @@ func (a *API) createIntegration(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	in.OwnerWorkspace = owner
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionCreateIntegration, in.ID, in.Name+"@"+in.Version, now)
-	if err := a.store.CreateIntegration(r.Context(), in, body.Code, owner, audit); err != nil {
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.CreateIntegration, in.ID, in.Name+"@"+in.Version, now)
+	if err := a.store.CreateIntegration(r.Context(), in, body.Code, owner, rec); err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.Answer()}), nil
 }
 
 func (a *API) updateIntegration(r *http.Request) (httpapi.Response, error) {
@@ -260,19 +261,8 @@ func (a *API) updateIntegration(r *http.Request) (httpapi.Response, error) {
 	intID := r.PathValue("id")
 	var err error
 	for attempt := 0; attempt < updateRetries; attempt++ {
-		items, err := a.store.batchGet(r.Context(), integrationKey(intID), workspaceKey(p.WorkspaceID))
+		in, w, err := a.store.IntegrationOfWorkspace(r.Context(), p.WorkspaceID, intID)
 		if err != nil {
-			return httpapi.Response{}, err
-		}
-		var in Integration
-		var w Workspace
-		if items[0] == nil || ds.String(items[0], "workspaceId") != p.WorkspaceID || items[1] == nil {
-			return httpapi.Response{}, apperr.NotFound("integration", intID)
-		}
-		if err := ds.Unmarshal(items[0], &in); err != nil {
-			return httpapi.Response{}, err
-		}
-		if err := ds.Unmarshal(items[1], &w); err != nil {
 			return httpapi.Response{}, err
 		}
 		if in.Public && !in.Dev {
@@ -286,12 +276,15 @@ func (a *API) updateIntegration(r *http.Request) (httpapi.Response, error) {
 		if err := a.applyIntegration(body, &in, now); err != nil {
 			return httpapi.Response{}, err
 		}
-		owner, _ := a.owner(r, in, &w)
+		owner, err := a.owner(r, in, &w)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
 		in.OwnerWorkspace = owner
-		audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionUpdateIntegration, in.ID, in.Name+"@"+in.Version, now)
-		err = a.store.ReplaceIntegration(r.Context(), in, body.Code, prev, owner, audit)
+		rec := audit.New(p.WorkspaceID, p.AccountID, audit.UpdateIntegration, in.ID, in.Name+"@"+in.Version, now)
+		err = a.store.ReplaceIntegration(r.Context(), in, body.Code, prev, owner, rec)
 		if err == nil {
-			return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+			return httpapi.OK(map[string]any{"integration": in.Answer()}), nil
 		}
 		if !apperr.Is(err, apperr.ResourceLockedConflict) {
 			return httpapi.Response{}, err
@@ -305,7 +298,7 @@ func (a *API) getIntegration(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.Answer()}), nil
 }
 
 // The by-name routes share the {id} segment with the by-id routes (API
@@ -315,7 +308,7 @@ func (a *API) getIntegrationByName(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.answer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.Answer()}), nil
 }
 
 func integrationFilter(q httpapi.Query) (IntegrationFilter, int, error) {
@@ -359,8 +352,8 @@ func (a *API) deleteIntegration(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionDeleteIntegration, in.ID, in.Name+"@"+in.Version, a.clock.Now())
-	if err := a.store.DeleteIntegration(r.Context(), in, audit); err != nil {
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.DeleteIntegration, in.ID, in.Name+"@"+in.Version, a.clock.Now())
+	if err := a.store.DeleteIntegration(r.Context(), in, rec); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(struct{}{}), nil
@@ -404,7 +397,7 @@ func (a *API) getPublicIntegrationByID(r *http.Request) (httpapi.Response, error
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.hubAnswer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.HubAnswer()}), nil
 }
 
 func (a *API) getPublicIntegration(r *http.Request) (httpapi.Response, error) {
@@ -412,5 +405,5 @@ func (a *API) getPublicIntegration(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(map[string]any{"integration": in.hubAnswer()}), nil
+	return httpapi.OK(map[string]any{"integration": in.HubAnswer()}), nil
 }

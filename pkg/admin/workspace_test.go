@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
+	auditrec "github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -13,8 +15,8 @@ import (
 
 // adminStore is the store the stack's functions use, for what other
 // packages (chat, jobs) write through it.
-func adminStore(env *testenv.Env) *admin.Store {
-	return admin.NewStore(env.Deps.DB, env.Deps.Config.Table(topology.AdminTable), cursor.New(env.Deps.Config.SigningKey))
+func adminStore(env *testenv.Env) *admindata.Store {
+	return admindata.NewStore(env.Deps.DB, env.Deps.Config.Table(topology.AdminTable), cursor.New(env.Deps.Config.SigningKey))
 }
 
 func accountOf(t *testing.T, env *testenv.Env, token string) map[string]any {
@@ -63,7 +65,7 @@ func TestWorkspaceUpdateDeleteAudit(t *testing.T) {
 		t.Fatalf("audit actions %s", got)
 	}
 	rec := audit.Body["records"].([]any)[0].(map[string]any)
-	if rec["userId"] != admin.UserUUID(accountOf(t, env, owner)["id"].(string)) || rec["resourceId"] != ws {
+	if rec["userId"] != auditrec.UserUUID(accountOf(t, env, owner)["id"].(string)) || rec["resourceId"] != ws {
 		t.Fatalf("audit record %v", rec)
 	}
 

@@ -1,87 +1,18 @@
 package admin
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/httpapi"
 )
-
-// --- store ---
-
-// Workspace returns a workspace by id (the caller's membership was checked
-// by authentication).
-func (s *Store) Workspace(ctx context.Context, id string) (Workspace, error) {
-	var w Workspace
-	err := s.get(ctx, workspaceKey(id), &w, "workspace", id)
-	w.normalize()
-	return w, err
-}
-
-// ReplaceWorkspace writes an updated workspace read at prevUpdatedAt, with
-// its audit records, in one transaction. Counters are left alone (SET of
-// the changed fields only), so concurrent bot and member changes stay
-// exact.
-func (s *Store) ReplaceWorkspace(ctx context.Context, w Workspace, prevUpdatedAt string, audits ...AuditRecord) error {
-	upd := expression.Set(expression.Name("updatedAt"), expression.Value(w.UpdatedAt))
-	for name, v := range map[string]any{"name": w.Name, "spendingLimit": w.SpendingLimit, "about": w.About,
-		"profilePicture": w.ProfilePicture, "contactEmail": w.ContactEmail, "website": w.Website,
-		"socialAccounts": w.SocialAccounts, "isPublic": w.IsPublic, "handle": w.Handle} {
-		upd = upd.Set(expression.Name(name), expression.Value(v))
-	}
-	cond := expression.Name("updatedAt").Equal(expression.Value(prevUpdatedAt))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{{Update: &types.Update{
-		TableName: &s.table, Key: workspaceKey(w.ID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}}
-	for _, a := range audits {
-		items = append(items, s.AuditPut(a))
-	}
-	err = s.transact(ctx, items...)
-	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
-		return apperr.New(apperr.ResourceLockedConflict, "workspace %q changed during the update; retry", w.ID)
-	}
-	return err
-}
-
-// DeleteWorkspace deletes a workspace that has no bots left, with its
-// memberships, in one transaction after one Query of the members (the
-// member quota keeps them within a transaction). The audit record is kept.
-func (s *Store) DeleteWorkspace(ctx context.Context, ws string, audit AuditRecord) error {
-	members, err := s.memberKeys(ctx, ws)
-	if err != nil {
-		return err
-	}
-	items := []types.TransactWriteItem{{Delete: &types.Delete{
-		TableName: &s.table, Key: workspaceKey(ws),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(botCount) OR botCount = :zero)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":zero": num(0)},
-	}}, s.AuditPut(audit)}
-	for _, k := range members {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: k}})
-	}
-	err = s.transact(ctx, items...)
-	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
-		return apperr.New(apperr.ReferenceConstraint, "workspace %q still has bots: delete or transfer them first", ws)
-	}
-	return err
-}
 
 // --- handlers ---
 
@@ -131,9 +62,9 @@ func (a *API) updateWorkspace(r *http.Request) (httpapi.Response, error) {
 		if clock.Format(now) <= prev {
 			now = now.Add(time.Millisecond)
 		}
-		audits := []AuditRecord{}
+		audits := []audit.Record{}
 		if in.SpendingLimit != nil && *in.SpendingLimit != w.SpendingLimit {
-			rec := NewAuditRecord(w.ID, p.AccountID, ActionSpendingLimit, w.ID, w.Name, now)
+			rec := audit.New(w.ID, p.AccountID, audit.SpendingLimit, w.ID, w.Name, now)
 			rec.Value = strconv.FormatFloat(*in.SpendingLimit, 'f', -1, 64)
 			audits = append(audits, rec)
 			w.SpendingLimit = *in.SpendingLimit
@@ -156,7 +87,7 @@ func (a *API) updateWorkspace(r *http.Request) (httpapi.Response, error) {
 			w.IsPublic = *in.IsPublic
 		}
 		w.UpdatedAt = clock.Format(now)
-		audits = append(audits, NewAuditRecord(w.ID, p.AccountID, ActionUpdateWorkspace, w.ID, w.Name, now))
+		audits = append(audits, audit.New(w.ID, p.AccountID, audit.UpdateWorkspace, w.ID, w.Name, now))
 		if err = a.store.ReplaceWorkspace(r.Context(), w, prev, audits...); err == nil {
 			return httpapi.OK(w), nil
 		}
@@ -172,8 +103,8 @@ func (a *API) deleteWorkspace(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	p := auth.FromContext(r.Context())
-	audit := NewAuditRecord(p.WorkspaceID, p.AccountID, ActionCloseWorkspace, p.WorkspaceID, "", a.clock.Now())
-	if err := a.store.DeleteWorkspace(r.Context(), p.WorkspaceID, audit); err != nil {
+	rec := audit.New(p.WorkspaceID, p.AccountID, audit.CloseWorkspace, p.WorkspaceID, "", a.clock.Now())
+	if err := a.store.DeleteWorkspace(r.Context(), p.WorkspaceID, rec); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(struct{}{}), nil
@@ -184,7 +115,11 @@ func (a *API) getAuditRecords(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	return httpapi.OK(httpapi.List("records", records, next)), nil
+	answers := make([]audit.Answer, len(records))
+	for i, rec := range records {
+		answers[i] = rec.Answer()
+	}
+	return httpapi.OK(httpapi.List("records", answers, next)), nil
 }
 
 // usageQuery reads the type and period parameters.
@@ -272,20 +207,4 @@ func (a *API) listWorkspaceQuotas(r *http.Request) (httpapi.Response, error) {
 		out = append(out, QuotaAnswer{Period: period, Type: t, Value: Quota(w.Plan, t)})
 	}
 	return httpapi.OK(map[string]any{"quotas": out}), nil
-}
-
-// memberKeys lists the keys of a workspace's memberships: one Query.
-func (s *Store) memberKeys(ctx context.Context, ws string) ([]map[string]types.AttributeValue, error) {
-	kc := expression.Key(ds.PK).Equal(expression.Value("WS#" + ws)).And(expression.Key(ds.SK).BeginsWith("MEMBER#"))
-	expr, _ := expression.NewBuilder().WithKeyCondition(kc).WithProjection(expression.NamesList(expression.Name(ds.PK), expression.Name(ds.SK))).Build()
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, KeyConditionExpression: expr.KeyCondition(),
-		ProjectionExpression: expr.Projection(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]map[string]types.AttributeValue, len(out.Items))
-	for i, it := range out.Items {
-		keys[i] = ds.Key(ds.String(it, ds.PK), ds.String(it, ds.SK))
-	}
-	return keys, nil
 }

@@ -1,11 +1,20 @@
 package app
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
+	"github.com/parley-dev/parley/pkg/auth"
+	"github.com/parley-dev/parley/pkg/botkey"
+	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/httpapi"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
+	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
@@ -16,15 +25,31 @@ func newS3(awsCfg aws.Config) *s3.Client {
 	})
 }
 
-// adminOptions are the admin store's resources beyond the admin table.
-func adminOptions(d Deps) admin.Options {
-	o := admin.Options{
-		ChatTable:  d.Config.Table(topology.ChatTable),
-		CodeBucket: d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)],
-		SecretsKey: secretsKey(d.Config.SigningKey),
+// registerAdmin wires the admin function: the admin API on the admin
+// table's store, the chat table's day counters, the lifecycle outbox (purge
+// intents) and the bot purge, and the bot API key routes.
+func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *auth.Authenticator) {
+	store.With(adminOptions(d))
+	deps := admin.Deps{
+		Store:   store,
+		Stats:   chatdata.NewDayStatsReader(d.DB, d.Config.Table(topology.ChatTable)),
+		Intents: lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)),
+		Purger:  botPurge(d),
+		Secrets: integrationSealer(d),
+		Auth:    authn, Clock: d.Clock, Log: d.Log,
 	}
 	if sender := d.Config.Setting("SES_SENDER"); sender != "" && d.Mail != nil {
-		o.Mail = admin.SESMailer{Client: d.Mail, Sender: sender}
+		deps.Mail = admin.SESMailer{Client: d.Mail, Sender: sender}
+	}
+	admin.NewAPI(deps).Register(rt)
+	botkey.NewAPI(store, botKeySealer(d), store, authn, d.Clock).Register(rt)
+}
+
+// adminOptions are the admin store's resources beyond the admin table.
+func adminOptions(d Deps) admindata.Options {
+	o := admindata.Options{
+		CodeBucket: d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)],
+		Clock:      d.Clock, Log: d.Log,
 	}
 	if d.S3 != nil {
 		// Presigning makes no call: without the API options, the round-trip
@@ -36,10 +61,56 @@ func adminOptions(d Deps) admin.Options {
 	return o
 }
 
-// secretsKey derives the AES-256 key sealing integration secrets from the
-// function's secret (SIGNING_SECRET, or the Secrets Manager secret when
-// deployed), separated from its page-token use.
-func secretsKey(secret []byte) []byte {
-	sum := sha256.Sum256(append([]byte("parley/integration-secrets/"), secret...))
-	return sum[:]
+// Sealing purposes: each gets its own keys from the keyring.
+const (
+	sealIntegrationSecrets = "integration-secrets"
+	sealBotAPIKeys         = "bot-api-keys"
+)
+
+// integrationSealer seals integration secrets. Secrets sealed before the
+// keyring (no key id) open with the key they were sealed with, derived
+// from the page-token secret.
+func integrationSealer(d Deps) sealer {
+	legacy := sha256.Sum256(append([]byte("parley/integration-secrets/"), d.Config.SigningKey...))
+	return sealerFor(d, sealIntegrationSecrets, legacy[:])
 }
+
+// botKeySealer seals bot API key secrets; those sealed before the keyring
+// open with their former key (also derived from the page-token secret).
+func botKeySealer(d Deps) sealer {
+	m := hmac.New(sha256.New, d.Config.SigningKey)
+	m.Write([]byte("parley bot api keys"))
+	return sealerFor(d, sealBotAPIKeys, m.Sum(nil))
+}
+
+// sealer is what the admin and botkey packages seal and open with.
+type sealer interface {
+	Seal(plain, aad string) (string, error)
+	Open(sealed, aad string) (string, error)
+}
+
+func sealerFor(d Deps, purpose string, legacy []byte) sealer {
+	if d.Config.Sealing == nil {
+		return noSealer{}
+	}
+	s, err := d.Config.Sealing.For(purpose, legacy)
+	if err != nil {
+		return noSealer{err}
+	}
+	return s
+}
+
+// noSealer refuses to seal: the function has no keyring (its topology
+// doesn't say Seals), or the keyring is unusable.
+type noSealer struct{ err error }
+
+func (n noSealer) Seal(string, string) (string, error) { return "", n.error() }
+func (n noSealer) Open(string, string) (string, error) { return "", n.error() }
+func (n noSealer) error() error {
+	if n.err != nil {
+		return n.err
+	}
+	return errors.New("no sealing keyring configured (SEALING_SECRET or SEALING_SECRET_ARN)")
+}
+
+var _ sealer = (*seal.Sealer)(nil)

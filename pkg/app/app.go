@@ -22,16 +22,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/awscalls"
-	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/httpapi"
+	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
@@ -40,8 +40,11 @@ type Config struct {
 	Stage string
 	// Env holds the resource variables the topology declares (TABLE_ADMIN…).
 	Env map[string]string
-	// SigningKey signs page tokens.
+	// SigningKey signs page tokens, and nothing else.
 	SigningKey []byte
+	// Sealing is the keyring sealing stored secrets (functions whose
+	// topology says Seals; nil elsewhere).
+	Sealing *seal.Keyring
 	// Settings are the function's non-resource settings (topology defaults
 	// overridden by the environment).
 	Settings map[string]string
@@ -54,9 +57,11 @@ func (c Config) Setting(name string) string { return c.Settings[name] }
 func (c Config) Table(name string) string { return c.Env[topology.EnvVar("table", name)] }
 
 // LoadConfig reads the configuration of function fn from getenv. Every
-// missing variable is reported in one error. The signing key comes from
-// SIGNING_SECRET (locally) or from the Secrets Manager secret named by
-// SIGNING_SECRET_ARN (deployed).
+// missing variable is reported in one error. The page-token signing key
+// comes from SIGNING_SECRET (locally) or from the Secrets Manager secret
+// named by SIGNING_SECRET_ARN (deployed); the sealing keyring, for the
+// functions that seal, from SEALING_SECRET or SEALING_SECRET_ARN (a plain
+// value, or {"current":"k2","keys":{"k1":"…","k2":"…"}} to rotate).
 func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) string, awsCfg aws.Config) (Config, error) {
 	cfg := Config{Stage: getenv("STAGE"), Env: map[string]string{}, Settings: map[string]string{}}
 	for k, def := range fn.Settings {
@@ -86,6 +91,24 @@ func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) s
 	case fn.Kind == topology.HTTP:
 		// Only HTTP functions sign page tokens and seal keys.
 		missing = append(missing, "SIGNING_SECRET or SIGNING_SECRET_ARN")
+	}
+	ring, ringARN := getenv("SEALING_SECRET"), getenv("SEALING_SECRET_ARN")
+	if ring == "" && ringARN != "" {
+		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &ringARN})
+		if err != nil {
+			return cfg, fmt.Errorf("read sealing secret %s: %w", ringARN, err)
+		}
+		ring = aws.ToString(out.SecretString)
+	}
+	switch {
+	case ring != "":
+		k, err := seal.ParseKeyring(ring)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", fn.Name, err)
+		}
+		cfg.Sealing = k
+	case fn.Seals:
+		missing = append(missing, "SEALING_SECRET or SEALING_SECRET_ARN")
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
@@ -136,13 +159,12 @@ func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 // HTTPHandler assembles the handler of an HTTP function.
 func HTTPHandler(name string, d Deps) (http.Handler, error) {
 	pages := cursor.New(d.Config.SigningKey)
-	adminStore := admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages)
+	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages)
 	authn := auth.New(adminStore)
 	rt := httpapi.NewRouter(d.Log)
 	switch name {
 	case topology.AdminFunction:
-		admin.NewAPI(adminStore.With(adminOptions(d)), authn, d.Clock, botPurge(d)).Register(rt)
-		botkey.NewAPI(botKeys(d), adminStore, authn, d.Clock).Register(rt)
+		registerAdmin(rt, d, adminStore, authn)
 	case topology.ChatFunction:
 		store, dir, out := chatParts(d, adminStore, pages)
 		chat.NewAPI(store, auth.New(dir), d.Clock, out).Register(rt)
@@ -232,7 +254,7 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 // chatParts builds the chat store, the chat function's auth directory (the
 // admin store, which reads the bot record with the token) and its outbound
 // connections.
-func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chatdata.Store, *admin.Store, chat.Outbound) {
+func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatdata.Store, *admindata.Store, chat.Outbound) {
 	store := chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
 	dir := adminStore
 	return store, dir, chat.Outbound{
@@ -247,7 +269,7 @@ func chatParts(d Deps, adminStore *admin.Store, pages *cursor.Codec) (*chatdata.
 // deliveryWorker runs delivery jobs one by one, reporting the failed ones.
 func deliveryWorker(d Deps) (WorkerFunc, error) {
 	pages := cursor.New(d.Config.SigningKey)
-	store, _, out := chatParts(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
+	store, _, out := chatParts(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
 	w := chat.NewWorker(store, botRecords{db: d.DB, table: d.Config.Table(topology.AdminTable)}, out.Dispatch, out.Hook, d.Log)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		var res events.SQSEventResponse

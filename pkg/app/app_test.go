@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/httpapi"
+	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
@@ -54,5 +56,51 @@ func TestLoadConfigListsEveryMissingVariable(t *testing.T) {
 	cfg, err := LoadConfig(context.Background(), fn, func(k string) string { return env[k] }, aws.Config{})
 	if err != nil || cfg.Table(topology.ChatTable) != "c" || string(cfg.SigningKey) != "s" || cfg.Stage != "dev" {
 		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+func TestSealingIsApartFromPageTokens(t *testing.T) {
+	fn, _ := topology.Default().Function(topology.AdminFunction)
+	ring := strings.Repeat("r", 32)
+	env := map[string]string{"SIGNING_SECRET": "page-key-1", "SEALING_SECRET": ring}
+	load := func() Config {
+		t.Helper()
+		for k := range topology.Default().Environment("", fn) {
+			if env[k] == "" {
+				env[k] = "x"
+			}
+		}
+		cfg, err := LoadConfig(context.Background(), fn, func(k string) string { return env[k] }, aws.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	before := Deps{Config: load()}
+	// A value sealed before the keyring existed (key derived from the
+	// page-token secret), and one sealed now.
+	legacyKey := sha256.Sum256(append([]byte("parley/integration-secrets/"), before.Config.SigningKey...))
+	legacy, _ := seal.LegacySeal(legacyKey[:], "old", "int_1/token")
+	sealed, err := integrationSealer(before).Seal("new", "int_1/token")
+	if err != nil || seal.KeyID(sealed) != seal.DefaultKeyID {
+		t.Fatalf("%q %v", sealed, err)
+	}
+	if v, err := integrationSealer(before).Open(legacy, "int_1/token"); err != nil || v != "old" {
+		t.Fatalf("legacy value: %q %v", v, err)
+	}
+	// Rotating the page-token key leaves sealed values readable.
+	env["SIGNING_SECRET"] = "page-key-2"
+	after := Deps{Config: load()}
+	if v, err := integrationSealer(after).Open(sealed, "int_1/token"); err != nil || v != "new" {
+		t.Fatalf("after a page-token key change: %q %v", v, err)
+	}
+	// Each purpose has its own keys.
+	if _, err := botKeySealer(after).Open(sealed, "int_1/token"); err == nil {
+		t.Fatal("an integration secret opened as a bot API key")
+	}
+	// The admin function refuses to start without a keyring.
+	delete(env, "SEALING_SECRET")
+	if _, err := LoadConfig(context.Background(), fn, func(k string) string { return env[k] }, aws.Config{}); err == nil || !strings.Contains(err.Error(), "SEALING_SECRET") {
+		t.Fatalf("no keyring: %v", err)
 	}
 }

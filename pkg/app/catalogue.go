@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -11,7 +12,14 @@ import (
 // before what holds it). Bot purge, deletion jobs, retention and the
 // outbox walk it; a kind registered here is governed by all of them.
 func catalogue(d Deps) *lifecycle.Catalogue {
-	kinds := chatdata.Kinds(d.DB, d.Config.Table(topology.ChatTable))
+	admin := d.Config.Table(topology.AdminTable)
+	kinds := append(chatdata.Kinds(d.DB, d.Config.Table(topology.ChatTable)),
+		admindata.NewIssueKind(d.DB, admin),
+		admindata.NewLogKind(d.DB, admin),
+		admindata.NewAPIKeyKind(d.DB, admin),
+		admindata.NewUsageKind(d.DB, admin),
+		admindata.NewCodeKind(d.S3, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)]),
+	)
 	c, err := lifecycle.NewCatalogue(kinds...)
 	if err != nil {
 		panic(err) // a kind registered twice is a programming error

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
@@ -57,9 +57,9 @@ type botRecords struct {
 }
 
 func (b botRecords) BotRecord(ctx context.Context, bot string) (auth.BotRecord, error) {
-	out, err := b.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &b.table, Key: admin.BotKey(bot), ConsistentRead: aws.Bool(true)})
+	out, err := b.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &b.table, Key: admindata.BotKey(bot), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return auth.BotRecord{}, err
 	}
-	return admin.BotRecordOf(out.Item)
+	return admindata.BotRecordOf(out.Item)
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
@@ -25,8 +25,9 @@ import (
 // The data-lifecycle functions: deletion job intake, the off-peak window and
 // the lifecycle worker.
 
-func botKeys(d Deps) *botkey.Store {
-	return botkey.NewStore(d.DB, d.Config.Table(topology.AdminTable), d.Config.SigningKey)
+// botKeys checks the deletion API's JWTs against bot API keys.
+func botKeys(d Deps, adminStore *admindata.Store) *botkey.Verifier {
+	return botkey.NewVerifier(adminStore, botKeySealer(d))
 }
 
 func offpeakExpression(d Deps) (schedule.Expression, error) {
@@ -41,13 +42,13 @@ func duration(d Deps, name string) (time.Duration, error) {
 	return v, nil
 }
 
-func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admin.Store, authn *auth.Authenticator, pages *cursor.Codec) error {
+func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admindata.Store, authn *auth.Authenticator, pages *cursor.Codec) error {
 	window, err := offpeakExpression(d)
 	if err != nil {
 		return err
 	}
 	records := deletionRecords{admin: adminStore, chat: chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
-	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d), records, authn, d.Clock, window).Register(rt)
+	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d, adminStore), records, authn, d.Clock, window).Register(rt)
 	return nil
 }
 
@@ -81,8 +82,9 @@ func finisher(d Deps) (*deletion.Finisher, error) {
 	if err != nil {
 		return nil, err
 	}
+	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	proof := &deletion.Proof{
-		Audit:  admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey)),
+		Audit: adminStore, Owners: adminStore,
 		Events: d.Events, Bus: d.Config.Setting("EVENT_BUS"), Mail: d.Mail, Sender: d.Config.Setting("SES_SENDER"),
 	}
 	return deletion.NewFinisher(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Clock, proof, retention, d.Log), nil
@@ -134,7 +136,7 @@ func offpeak(d Deps) (ScheduledFunc, error) {
 // deletionRecords reads, for deletion job intake, bots from the admin
 // store and users from the chat store.
 type deletionRecords struct {
-	admin *admin.Store
+	admin *admindata.Store
 	chat  *chatdata.Store
 }
 

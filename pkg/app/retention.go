@@ -1,7 +1,7 @@
 package app
 
 import (
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/httpapi"
@@ -23,7 +23,7 @@ type retentionParts struct {
 	runs     *retention.Runs
 }
 
-func retentionOf(d Deps, adminStore *admin.Store, pages *cursor.Codec) retentionParts {
+func retentionOf(d Deps, adminStore *admindata.Store, pages *cursor.Codec) retentionParts {
 	lc := d.Config.Table(topology.LifecycleTable)
 	return retentionParts{
 		policies: lifecycledata.NewPolicyStore(d.DB, lc, pages),
@@ -32,7 +32,7 @@ func retentionOf(d Deps, adminStore *admin.Store, pages *cursor.Codec) retention
 	}
 }
 
-func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admin.Store, authn *auth.Authenticator, pages *cursor.Codec) {
+func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admindata.Store, authn *auth.Authenticator, pages *cursor.Codec) {
 	r := retentionOf(d, adminStore, pages)
 	enforce := retention.Enforcement{Policies: r.policies, Finder: r.finder, RunStore: r.runs, Clock: d.Clock}
 	policy.NewAPI(r.policies, adminStore, adminStore, enforce, authn, d.Clock).Register(rt)
@@ -40,7 +40,7 @@ func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admin.Store, authn
 
 func retentionWorker(d Deps) lifecycle.Handler {
 	pages := cursor.New(d.Config.SigningKey)
-	r := retentionOf(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
+	r := retentionOf(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
 	return retention.NewWorker(r.runs, catalogue(d), r.policies, d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Handle
 }
 
@@ -50,6 +50,6 @@ func retentionSweep(d Deps) (*retention.Sweep, error) {
 		return nil, err
 	}
 	pages := cursor.New(d.Config.SigningKey)
-	r := retentionOf(d, admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
+	r := retentionOf(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
 	return retention.NewSweep(r.policies, r.finder, r.runs, d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Clock, length, d.Log), nil
 }

@@ -1,28 +1,27 @@
-// Package botkey holds bot API keys (BAKs): secrets bound to one bot, shown
-// once, with which a script signs the HS256 JWTs the Kore.ai-style
-// conversation deletion API accepts in its `auth` header.
+// Package botkey holds bot API keys (BAKs): secrets bound to one bot in one
+// workspace, shown once, with which a script signs the HS256 JWTs the
+// Kore.ai-style conversation deletion API accepts in its `auth` header. It
+// holds the HTTP routes and the JWT check; the keys are stored by
+// pkg/admindata (through KeyStore), their secrets sealed (pkg/seal).
+//
+// A key is valid only while its bot exists in the key's workspace and was
+// created after the bot's last transfer: keys die with their bot and are
+// revoked when it changes workspace.
 package botkey
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
-	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
 )
@@ -35,111 +34,82 @@ type Key struct {
 	Value     string `json:"value,omitempty"`
 }
 
-// Store keeps keys in the admin table:
-//
-//	key  BAK#<keyId>  BAK   botId, sealed secret; gsi1: BOT#<bot>#BAKS / <keyId>
-//
-// The secret must be readable to check HMAC signatures, so it is stored
-// sealed with AES-GCM under a key derived from the deployment's secret, not
-// hashed.
-type Store struct {
-	db    ds.Client
-	table string
-	aead  cipher.AEAD
+// KeyStore keeps bot API keys (pkg/admindata's Store).
+type KeyStore interface {
+	CreateBotAPIKey(ctx context.Context, k admindata.BotAPIKey) error
+	// BotAPIKeys lists the keys of a bot that belong to workspace ws.
+	BotAPIKeys(ctx context.Context, ws, botID string) ([]admindata.BotAPIKey, error)
+	// DeleteBotAPIKey deletes a key of ws; another workspace's is missing.
+	DeleteBotAPIKey(ctx context.Context, ws, keyID string) error
+	// BotAPIKeyAndBot reads a key and the bot it names in one round trip.
+	BotAPIKeyAndBot(ctx context.Context, keyID, botID string) (k admindata.BotAPIKey, found bool, bot admindata.KeyedBot, err error)
 }
 
-// NewStore returns a store sealing secrets with a key derived from secret.
-func NewStore(db ds.Client, table string, secret []byte) *Store {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("parley bot api keys"))
-	block, err := aes.NewCipher(m.Sum(nil))
-	if err != nil {
-		panic(err) // a 32-byte key always makes a cipher
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	return &Store{db: db, table: table, aead: aead}
+// Sealer seals and opens key secrets (the HMAC check needs them back, so
+// they can't be hashed); aad binds a sealed secret to its key.
+type Sealer interface {
+	Seal(plain, aad string) (string, error)
+	Open(sealed, aad string) (string, error)
 }
 
-func keyKey(id string) map[string]types.AttributeValue { return ds.Key("BAK#"+id, "BAK") }
-
-func (s *Store) seal(plain, keyID string) string {
-	nonce := make([]byte, s.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, []byte(plain), []byte(keyID)))
+// Verifier checks the deletion API's JWTs.
+type Verifier struct {
+	store  KeyStore
+	secret Sealer
 }
 
-func (s *Store) open(sealed, keyID string) ([]byte, error) {
-	raw, err := base64.StdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return nil, errors.New("bad sealed secret")
-	}
-	return s.aead.Open(nil, raw[:s.aead.NonceSize()], raw[s.aead.NonceSize():], []byte(keyID))
+// NewVerifier returns the JWT check.
+func NewVerifier(store KeyStore, secret Sealer) *Verifier {
+	return &Verifier{store: store, secret: secret}
 }
 
-// Create stores a new key for a bot of the workspace: one conditional PutItem.
-func (s *Store) Create(ctx context.Context, workspaceID, botID string, k Key) error {
-	item := ds.Item(Key{ID: k.ID, CreatedAt: k.CreatedAt, Note: k.Note}, map[string]string{
-		ds.PK: "BAK#" + k.ID, ds.SK: "BAK", ds.GSI1PK: "BOT#" + botID + "#BAKS", ds.GSI1SK: k.ID,
-		"botId": botID, "workspaceId": workspaceID, "secret": s.seal(k.Value, k.ID),
-	})
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	return err
-}
+// errRevoked is a key that exists but no longer authenticates.
+var errRevoked = errors.New("key revoked")
 
-// List returns a bot's keys (a bot holds a handful: one Query, all pages).
-func (s *Store) List(ctx context.Context, botID string) ([]Key, error) {
-	expr, _ := expression.NewBuilder().WithKeyCondition(expression.Key(ds.GSI1PK).Equal(expression.Value("BOT#" + botID + "#BAKS"))).Build()
-	keys, err := ds.QueryAll[Key](ctx, s.db, &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(ds.GSI1), ScanIndexForward: aws.Bool(false),
-		KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if keys == nil {
-		keys = []Key{}
-	}
-	return keys, err
-}
-
-// Delete removes a key of the workspace: one conditional DeleteItem, so a
-// key of another workspace reads as missing.
-func (s *Store) Delete(ctx context.Context, workspaceID, keyID string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.table, Key: keyKey(keyID),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND workspaceId = :ws"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(workspaceID)},
-	})
-	if ds.IsConditionFailed(err) {
-		return apperr.NotFound("bot api key", keyID)
-	}
-	return err
-}
-
-// Verify checks a deletion-API JWT: HS256, signed with the secret of the key
-// named by its `appId` claim, that key bound to botID, not expired. It
-// answers 401 for anything else.
-func (s *Store) Verify(ctx context.Context, token, botID string) error {
-	var keyID string
+// VerifyBot checks a deletion-API JWT: HS256, signed with the secret of
+// the key named by its `appId` claim, not expired, the key bound to botID
+// and valid (its bot exists in the key's workspace and was not transferred
+// since the key was created). It answers the bot's workspace, or 401. One
+// BatchGetItem reads the key and the bot.
+func (v *Verifier) VerifyBot(ctx context.Context, token, botID string) (string, error) {
+	var ws string
 	_, err := jwt.Parse(token, func(t *jwt.Token) (any, error) {
 		claims, _ := t.Claims.(jwt.MapClaims)
-		keyID, _ = claims["appId"].(string)
+		keyID, _ := claims["appId"].(string)
 		if keyID == "" {
 			return nil, errors.New("no appId claim")
 		}
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: keyKey(keyID), ConsistentRead: aws.Bool(true)})
+		k, found, bot, err := v.store.BotAPIKeyAndBot(ctx, keyID, botID)
 		if err != nil {
 			return nil, err
 		}
-		if out.Item == nil || ds.String(out.Item, "botId") != botID {
+		if !found || k.BotID != botID {
 			return nil, errors.New("unknown key")
 		}
-		return s.open(ds.String(out.Item, "secret"), keyID)
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30*1e9))
+		if !Valid(k, bot) {
+			return nil, errRevoked
+		}
+		ws = k.WorkspaceID
+		secret, err := v.secret.Open(k.Sealed, keyID)
+		return []byte(secret), err
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return apperr.New(apperr.Unauthorized, "the auth token is invalid, expired, or not signed by an API key of bot %s", botID)
+		return "", apperr.New(apperr.Unauthorized, "the auth token is invalid, expired, or not signed by an API key of bot %s", botID)
 	}
-	return nil
+	return ws, nil
+}
+
+// Verify is VerifyBot without the workspace (deletion.Tokens).
+func (v *Verifier) Verify(ctx context.Context, token, botID string) error {
+	_, err := v.VerifyBot(ctx, token, botID)
+	return err
+}
+
+// Valid is the rule that keeps a key alive: its bot exists, in the key's
+// workspace, and has not changed workspace since the key was created.
+func Valid(k admindata.BotAPIKey, bot admindata.KeyedBot) bool {
+	return bot.WorkspaceID != "" && bot.WorkspaceID == k.WorkspaceID &&
+		(bot.TransferredAt == "" || k.CreatedAt > bot.TransferredAt)
 }
 
 // Bots tells which bots a workspace holds.
@@ -150,15 +120,16 @@ type Bots interface {
 
 // API serves the bot API key routes of the admin function.
 type API struct {
-	store *Store
-	bots  Bots
-	auth  *auth.Authenticator
-	clock clock.Clock
+	store  KeyStore
+	secret Sealer
+	bots   Bots
+	auth   *auth.Authenticator
+	clock  clock.Clock
 }
 
 // NewAPI returns the bot API key routes.
-func NewAPI(store *Store, bots Bots, a *auth.Authenticator, c clock.Clock) *API {
-	return &API{store: store, bots: bots, auth: a, clock: c}
+func NewAPI(store KeyStore, secret Sealer, bots Bots, a *auth.Authenticator, c clock.Clock) *API {
+	return &API{store: store, secret: secret, bots: bots, auth: a, clock: c}
 }
 
 // Register adds the routes to rt.
@@ -188,9 +159,13 @@ func (a *API) list(r *http.Request) (httpapi.Response, error) {
 	if err := a.ownBot(r.Context(), botID); err != nil {
 		return httpapi.Response{}, err
 	}
-	keys, err := a.store.List(r.Context(), botID)
+	stored, err := a.store.BotAPIKeys(r.Context(), auth.FromContext(r.Context()).WorkspaceID, botID)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	keys := make([]Key, len(stored))
+	for i, k := range stored {
+		keys[i] = Key{ID: k.ID, CreatedAt: k.CreatedAt, Note: k.Note}
 	}
 	return httpapi.OK(map[string]any{"baks": keys}), nil
 }
@@ -214,9 +189,15 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 	}
 	now := a.clock.Now()
 	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
+	_, _ = rand.Read(secret) // never fails (crypto/rand)
 	k := Key{ID: id.NewAt("bak", now), CreatedAt: clock.Format(now), Note: in.Note, Value: "bp_bak_" + base64.RawURLEncoding.EncodeToString(secret)}
-	if err := a.store.Create(r.Context(), auth.FromContext(r.Context()).WorkspaceID, *in.BotID, k); err != nil {
+	sealed, err := a.secret.Seal(k.Value, k.ID)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	stored := admindata.BotAPIKey{ID: k.ID, CreatedAt: k.CreatedAt, Note: k.Note, BotID: *in.BotID,
+		WorkspaceID: auth.FromContext(r.Context()).WorkspaceID, Sealed: sealed}
+	if err := a.store.CreateBotAPIKey(r.Context(), stored); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(k), nil
@@ -226,7 +207,7 @@ func (a *API) delete(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Decode(r, &struct{}{}); err != nil {
 		return httpapi.Response{}, err
 	}
-	if err := a.store.Delete(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id")); err != nil {
+	if err := a.store.DeleteBotAPIKey(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id")); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(struct{}{}), nil

@@ -2,7 +2,6 @@ package deletion
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -17,8 +16,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
-	"github.com/oklog/ulid/v2"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
@@ -124,11 +122,17 @@ func (f *Finisher) RetryProofs(ctx context.Context) error {
 	return nil
 }
 
+// Owners finds who is told of a finished job.
+type Owners interface {
+	OwnerEmail(ctx context.Context, workspaceID string) (string, error)
+}
+
 // Proof is the Notifier of a deployment: an audit record in the bot's
 // workspace, a DeletionJobCompleted event on the event bus and, when a
 // sender is configured, an email to the workspace owner.
 type Proof struct {
-	Audit  *admin.Store
+	Audit  audit.Trail
+	Owners Owners
 	Events *eventbridge.Client
 	Bus    string
 	Mail   *sesv2.Client
@@ -140,10 +144,10 @@ type Proof struct {
 func (p *Proof) JobFinished(ctx context.Context, j Job) error {
 	finished, _ := clock.Parse(*j.CompletedAt)
 	counts, _ := json.Marshal(j.Result)
-	rec := admin.NewAuditRecord(j.WorkspaceID, j.SubmittedBy, "DELETION_JOB_"+upper(j.Status), j.JobID, "conversation deletion job", finished)
-	rec.ID = "audit_" + deterministicULID(finished, j.JobID)
+	rec := audit.New(j.WorkspaceID, j.SubmittedBy, audit.DeletionJob(j.Status), j.JobID, "conversation deletion job", finished)
+	rec.ID = audit.IDFor(finished, j.JobID)
 	rec.Value = string(counts)
-	if err := p.Audit.PutAudit(ctx, rec); err != nil && !ds.IsConditionFailed(err) {
+	if err := p.Audit.Put(ctx, rec); err != nil {
 		return fmt.Errorf("audit record: %w", err)
 	}
 	detail, _ := json.Marshal(map[string]any{
@@ -163,7 +167,7 @@ func (p *Proof) JobFinished(ctx context.Context, j Job) error {
 	if p.Sender == "" || p.Mail == nil {
 		return nil
 	}
-	owner, err := p.Audit.OwnerEmail(ctx, j.WorkspaceID)
+	owner, err := p.Owners.OwnerEmail(ctx, j.WorkspaceID)
 	if err != nil || owner == "" {
 		return err
 	}
@@ -180,24 +184,4 @@ func (p *Proof) JobFinished(ctx context.Context, j Job) error {
 		return fmt.Errorf("owner email: %w", err)
 	}
 	return nil
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
-}
-
-// deterministicULID is a ULID of time t whose random part derives from key,
-// so writing the same record twice collides instead of duplicating.
-func deterministicULID(t time.Time, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	var u ulid.ULID
-	_ = u.SetTime(ulid.Timestamp(t))
-	copy(u[6:], sum[:10])
-	return u.String()
 }

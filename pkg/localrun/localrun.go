@@ -24,7 +24,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/app"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
@@ -124,6 +124,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	if env["SIGNING_SECRET"] = o.Getenv("SIGNING_SECRET"); env["SIGNING_SECRET"] == "" {
 		env["SIGNING_SECRET"] = "local-" + id.ULID(time.Now())
+	}
+	// The sealing keyring must outlive a restart, or secrets sealed in a
+	// kept emulator (LocalStack) would no longer open: a fixed local value
+	// unless SEALING_SECRET is set. Never use it outside local development.
+	if env["SEALING_SECRET"] = o.Getenv("SEALING_SECRET"); env["SEALING_SECRET"] == "" {
+		env["SEALING_SECRET"] = LocalSealingSecret
 	}
 	s.Env = env
 	getenv := func(k string) string {
@@ -351,18 +357,22 @@ func (s *Stack) Close() {
 	s.emu.Stop()
 }
 
+// LocalSealingSecret is the sealing keyring of `make run` when
+// SEALING_SECRET is not set: stable across restarts, public, local only.
+const LocalSealingSecret = "parley-local-sealing-key-not-for-deployments"
+
 // Bootstrap makes sure the account with email exists and holds a personal
 // access token whose value is pat (a new one when pat is empty). It is
 // idempotent: restarting against a kept emulator reuses both.
 func Bootstrap(ctx context.Context, d app.Deps, email, pat string) (accountID, token string, err error) {
-	store := admin.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
+	store := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	if accountID, err = store.AccountIDByEmail(ctx, email); err != nil {
 		return "", "", err
 	}
 	now := d.Clock.Now()
 	if accountID == "" {
 		accountID = id.NewAt(id.Account, now)
-		acc := admin.Account{ID: accountID, Email: email, DisplayName: "Local admin", EmailVerified: true, CreatedAt: clock.Format(now)}
+		acc := admindata.Account{ID: accountID, Email: email, DisplayName: "Local admin", EmailVerified: true, CreatedAt: clock.Format(now)}
 		if err := store.CreateAccount(ctx, acc); err != nil {
 			return "", "", err
 		}
@@ -370,7 +380,7 @@ func Bootstrap(ctx context.Context, d app.Deps, email, pat string) (accountID, t
 	if pat == "" {
 		pat = auth.NewTokenValue()
 	}
-	err = store.PutToken(ctx, accountID, auth.HashToken(pat), admin.PAT{ID: id.NewAt(id.PAT, now), CreatedAt: clock.Format(now), Note: "bootstrap (DEV_PAT)"})
+	err = store.PutToken(ctx, accountID, auth.HashToken(pat), admindata.PAT{ID: id.NewAt(id.PAT, now), CreatedAt: clock.Format(now), Note: "bootstrap (DEV_PAT)"})
 	if err != nil && !apperr.Is(err, apperr.AlreadyExists) {
 		return "", "", err
 	}

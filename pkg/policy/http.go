@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/awscalls"
 	"github.com/parley-dev/parley/pkg/clock"
@@ -20,14 +21,14 @@ import (
 // Audit actions of policy changes (answered as UNKNOWN by Botpress's audit
 // list, with the action in the value).
 const (
-	AuditCreate = "CREATE_POLICY"
-	AuditUpdate = "UPDATE_POLICY"
-	AuditDelete = "DELETE_POLICY"
+	AuditCreate = audit.CreatePolicy
+	AuditUpdate = audit.UpdatePolicy
+	AuditDelete = audit.DeletePolicy
 )
 
 // Memberships tells which workspaces an account belongs to.
 type Memberships interface {
-	Memberships(ctx context.Context, accountID string, limit int) ([]admin.Membership, error)
+	Memberships(ctx context.Context, accountID string, limit int) ([]admindata.Membership, error)
 }
 
 // Enforcement is what the API asks of the enforcement side: a policy's
@@ -40,7 +41,7 @@ type Enforcement interface {
 // API serves /api/v1/policy/*.
 type API struct {
 	store   Store
-	trail   Auditor
+	trail   audit.Trail
 	members Memberships
 	enforce Enforcement
 	auth    *auth.Authenticator
@@ -48,7 +49,7 @@ type API struct {
 }
 
 // NewAPI returns the policy API.
-func NewAPI(store Store, trail Auditor, members Memberships, enforce Enforcement, a *auth.Authenticator, c clock.Clock) *API {
+func NewAPI(store Store, trail audit.Trail, members Memberships, enforce Enforcement, a *auth.Authenticator, c clock.Clock) *API {
 	return &API{store: store, trail: trail, members: members, enforce: enforce, auth: a, clock: c}
 }
 
@@ -212,12 +213,12 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 // audit is the record of a change by the caller; its value holds the
 // config in force afterwards (or what changed), for the trail.
 func (a *API) audit(p auth.Principal, action, policyID, name string, value any, now time.Time) types.TransactWriteItem {
-	rec := admin.NewAuditRecord(p.WorkspaceID, p.AccountID, action, policyID, name, now)
+	rec := audit.New(p.WorkspaceID, p.AccountID, action, policyID, name, now)
 	if value != nil {
 		raw, _ := json.Marshal(value)
 		rec.Value = string(raw)
 	}
-	return a.trail.AuditPut(rec)
+	return a.trail.Item(rec)
 }
 
 func (a *API) fetch(r *http.Request) (httpapi.Response, error) {

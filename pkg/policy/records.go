@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
@@ -46,8 +45,3 @@ type Store interface {
 }
 
 var _ Store = (*lifecycledata.PolicyStore)(nil)
-
-// Auditor makes the audit record write of a change.
-type Auditor interface {
-	AuditPut(r admin.AuditRecord) types.TransactWriteItem
-}

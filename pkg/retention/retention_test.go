@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/parley-dev/parley/pkg/admin"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/app"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
@@ -292,7 +292,7 @@ func TestDuplicateDelivery(t *testing.T) {
 	deps := env.Deps
 	deps.Config.Settings, deps.Config.Env = topology.OffpeakSettings, env.Env
 	pages := cursor.New([]byte("k"))
-	adm := admin.NewStore(deps.DB, env.Env["TABLE_ADMIN"], pages)
+	adm := admindata.NewStore(deps.DB, env.Env["TABLE_ADMIN"], pages)
 	policies := lifecycledata.NewPolicyStore(deps.DB, env.Env["TABLE_LIFECYCLE"], pages)
 	kinds, err := lifecycle.NewCatalogue(chatdata.Kinds(deps.DB, env.Env["TABLE_CHAT"])...)
 	if err != nil {

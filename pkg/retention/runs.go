@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/oklog/ulid/v2"
-	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
@@ -91,7 +91,7 @@ type Runs struct {
 	db    ds.Client
 	table string
 	pages *cursor.Codec
-	audit *admin.Store
+	audit audit.Trail
 	clock clock.Clock
 	log   *slog.Logger
 	// Retention is how long a finished run stays readable.
@@ -99,8 +99,8 @@ type Runs struct {
 }
 
 // NewRuns returns the run store.
-func NewRuns(db ds.Client, table string, pages *cursor.Codec, audit *admin.Store, c clock.Clock, log *slog.Logger) *Runs {
-	return &Runs{db: db, table: table, pages: pages, audit: audit, clock: c, log: log, Retention: 365 * 24 * time.Hour}
+func NewRuns(db ds.Client, table string, pages *cursor.Codec, trail audit.Trail, c clock.Clock, log *slog.Logger) *Runs {
+	return &Runs{db: db, table: table, pages: pages, audit: trail, clock: c, log: log, Retention: 365 * 24 * time.Hour}
 }
 
 func runKey(ws, pol, run string) map[string]types.AttributeValue {
@@ -349,14 +349,10 @@ func (r *Runs) prove(ctx context.Context, run Run) error {
 		"total": run.TotalCount, "archived": run.ArchivedCount, "deleted": run.DeletedCount, "skipped": run.SkippedCount,
 		"failed": run.FailedCount, "skippedReasons": run.SkippedReasons, "errors": run.Errors,
 	})
-	rec := admin.NewAuditRecord(run.WorkspaceID, "", "POLICY_RUN_"+upper(run.Status), run.ID, run.PolicyName, finished)
-	sum := sha256.Sum256([]byte("audit|" + run.ID))
-	var u ulid.ULID
-	_ = u.SetTime(ulid.Timestamp(finished))
-	copy(u[6:], sum[:10])
-	rec.ID = "audit_" + u.String()
+	rec := audit.New(run.WorkspaceID, "", audit.PolicyRun(run.Status), run.ID, run.PolicyName, finished)
+	rec.ID = audit.IDFor(finished, "audit|"+run.ID)
 	rec.Value = string(counts)
-	if err := r.audit.PutAudit(ctx, rec); err != nil && !ds.IsConditionFailed(err) {
+	if err := r.audit.Put(ctx, rec); err != nil {
 		r.log.WarnContext(ctx, "policy run audit failed; the next window retries it", "run", run.ID, "error", err)
 		return nil
 	}

@@ -10,10 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/parley-dev/parley/pkg/dynamostore"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,7 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/emulator"
+
 	"github.com/parley-dev/parley/pkg/id"
 	"github.com/parley-dev/parley/pkg/localrun"
 )
@@ -188,6 +189,12 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	if rec.Message == "batch" {
 		r.addBatch(rec)
 		return nil
+	}
+	if rec.Level >= slog.LevelWarn && os.Getenv("PARLEY_TEST_LOG") != "" {
+		// PARLEY_TEST_LOG=1 shows the stack's warnings and errors.
+		var b strings.Builder
+		rec.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+		fmt.Fprintf(os.Stderr, "%s %s%s\n", rec.Level, rec.Message, b.String())
 	}
 	if rec.Message != "request" {
 		return nil

@@ -50,7 +50,7 @@ func addLifecycle(t *Topology) {
 	all := []string{AdminTable, ChatTable, LifecycleTable}
 	archive := []string{ArchiveBucket}
 	t.Functions = append(t.Functions,
-		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings,
+		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings, Seals: true,
 			Timeout: 10 * time.Second, MemoryMB: 256},
 		// Policies: preview evaluates like the window, reading the chat table.
 		Function{Name: PoliciesFunction, Kind: HTTP, Tables: all, Timeout: 10 * time.Second, MemoryMB: 256},
@@ -60,6 +60,8 @@ func addLifecycle(t *Topology) {
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
 		// The worker also erases a deleted bot's code and medias.
 		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Buckets: append(archive, BotCodeBucket), Settings: OffpeakSettings,
+			// A bot purge continues in new work items on its own queue.
+			SendsTo:    []string{LifecycleQueue},
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{

@@ -43,6 +43,10 @@ type Function struct {
 	// EVENT_BUS setting. SendsEmail: it sends email through SES from its
 	// SES_SENDER setting (when one is set).
 	PutsEvents, SendsEmail bool
+	// Seals: the function seals or opens stored secrets (integration
+	// secrets, bot API keys) with the sealing keyring, SEALING_SECRET
+	// locally or the Secrets Manager secret SEALING_SECRET_ARN deployed.
+	Seals bool
 	// ReservedConcurrency caps parallel executions (0 = unreserved); workers
 	// that write in bulk use it to protect DynamoDB.
 	ReservedConcurrency int
@@ -153,8 +157,9 @@ func Default() Topology {
 	t := Topology{
 		Functions: []Function{
 			// The admin function reads the chat table's per-day bot counters
-			// (analytics) and keeps bot and integration code in the code bucket.
-			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable}, Buckets: []string{BotCodeBucket},
+			// (analytics), keeps bot and integration code in the code bucket,
+			// and writes a deleted bot's purge intent to the lifecycle table.
+			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable, LifecycleTable}, Buckets: []string{BotCodeBucket}, Seals: true,
 				// Invitation codes go to the invited by email, from SES_SENDER.
 				Settings: map[string]string{"SES_SENDER": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
 			// Deleting a conversation writes its erase intent to the

@@ -1,4 +1,4 @@
-package admin
+package admindata
 
 import (
 	"context"
@@ -17,16 +17,10 @@ import (
 	"github.com/parley-dev/parley/pkg/id"
 )
 
-// BotDataPurger erases a deleted bot's chat data in the background (the
-// lifecycle machinery's batched deletion), never within the request.
-type BotDataPurger interface {
-	PurgeBot(ctx context.Context, workspaceID, botID string) error
-}
-
-// botAnswer is the bot as answered, with presigned media URLs.
-func (s *Store) botAnswer(ctx context.Context, b Bot) Bot {
-	b = b.answer()
-	b.Medias = s.mediaAnswers(ctx, b.Medias)
+// BotAnswer is the bot as answered, with presigned media URLs.
+func (s *Store) BotAnswer(ctx context.Context, b Bot) Bot {
+	b = b.Answer()
+	b.Medias = s.MediaAnswers(ctx, b.Medias)
 	return b
 }
 
@@ -80,7 +74,7 @@ func (s *Store) ReplaceBot(ctx context.Context, ws string, b Bot, code *string, 
 			ConditionExpression:       aws.String("workspaceId = :ws AND updatedAt = :prev"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(ws), ":prev": ds.S(prevUpdatedAt)},
 		}},
-		s.AuditPut(audit),
+		s.Item(audit),
 	)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		err = apperr.New(apperr.ResourceLockedConflict, "bot %q changed during the update; retry", b.ID)
@@ -92,18 +86,20 @@ func (s *Store) ReplaceBot(ctx context.Context, ws string, b Bot, code *string, 
 }
 
 // DeleteBot removes a bot from reads and lists at once: its item goes,
-// botCount drops and the audit record is written in one transaction. Its
-// chat data is left to the purger.
-func (s *Store) DeleteBot(ctx context.Context, ws, botID string, audit AuditRecord) error {
-	err := s.transact(ctx,
-		types.TransactWriteItem{Delete: &types.Delete{
+// botCount drops and the audit record is written in one transaction, with
+// extra, the caller's items of the same change (the purge intent that hands
+// the bot's data to the lifecycle). Its data is left to the purge.
+func (s *Store) DeleteBot(ctx context.Context, ws, botID string, audit AuditRecord, extra ...types.TransactWriteItem) error {
+	items := []types.TransactWriteItem{
+		{Delete: &types.Delete{
 			TableName: &s.table, Key: botKey(botID),
 			ConditionExpression:       aws.String("workspaceId = :ws"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(ws)},
 		}},
 		s.countBot(ws, -1),
-		s.AuditPut(audit),
-	)
+		s.Item(audit),
+	}
+	err := s.transact(ctx, append(items, extra...)...)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("bot", botID)
 	}
@@ -112,12 +108,15 @@ func (s *Store) DeleteBot(ctx context.Context, ws, botID string, audit AuditReco
 
 // TransferBot moves a bot between workspaces: the bot's owner and list
 // keys change, both botCounts change (the target's within its quota) and
-// both workspaces get an audit record, in one transaction.
+// both workspaces get an audit record, in one transaction. The bot records
+// when it was transferred: bot API keys created before no longer
+// authenticate (they are revoked with the transfer, even if the bot comes
+// back to their workspace).
 func (s *Store) TransferBot(ctx context.Context, from, to, botID, updatedAt string, audits ...AuditRecord) error {
 	items := []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.table, Key: botKey(botID),
-			UpdateExpression:          aws.String("SET workspaceId = :to, gsi1pk = :list, gsi2pk = :list, updatedAt = :now, gsi2sk = :sk"),
+			UpdateExpression:          aws.String("SET workspaceId = :to, gsi1pk = :list, gsi2pk = :list, updatedAt = :now, transferredAt = :now, gsi2sk = :sk"),
 			ConditionExpression:       aws.String("workspaceId = :from"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":to": ds.S(to), ":from": ds.S(from), ":list": ds.S("WS#" + to + "#BOTS"), ":now": ds.S(updatedAt), ":sk": ds.S(updatedAt + "#" + botID)},
 		}},
@@ -125,7 +124,7 @@ func (s *Store) TransferBot(ctx context.Context, from, to, botID, updatedAt stri
 		s.countBot(to, 1),
 	}
 	for _, a := range audits {
-		items = append(items, s.AuditPut(a))
+		items = append(items, s.Item(a))
 	}
 	err := s.transact(ctx, items...)
 	reasons := ds.CancellationReasons(err)
@@ -159,10 +158,10 @@ const LogRetention = 30 * 24 * time.Hour
 func (s *Store) LogPut(kind, ownerID string, r LogRecord) types.TransactWriteItem {
 	t, err := clock.Parse(r.Timestamp)
 	if err != nil {
-		t = time.Now()
+		t = s.now()
 		r.Timestamp = clock.Format(t)
 	}
-	item := ds.Item(r, map[string]string{ds.PK: "LOG#" + kind + "#" + ownerID, ds.SK: r.Timestamp + "#" + id.ULID(t)})
+	item := ds.Item(r, map[string]string{ds.PK: logPartition(kind, ownerID), ds.SK: r.Timestamp + "#" + id.ULID(t)})
 	item["expiresAt"] = num(int(t.Add(LogRetention).Unix()))
 	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item}}
 }
@@ -183,7 +182,7 @@ type LogFilter struct {
 // Logs returns one page of a bot's or integration's log between two
 // instants, most recent first: one Query, the filters within its page.
 func (s *Store) Logs(ctx context.Context, kind, ownerID string, f LogFilter, token string) ([]LogRecord, string, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value("LOG#" + kind + "#" + ownerID)).
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(logPartition(kind, ownerID))).
 		And(expression.Key(ds.SK).Between(expression.Value(f.Start), expression.Value(f.End+"~"))))
 	var conds []expression.ConditionBuilder
 	for name, v := range map[string]string{"level": f.Level, "userId": f.UserID, "workflowId": f.WorkflowID, "conversationId": f.ConversationID} {
@@ -269,6 +268,12 @@ func IssueID(code string) string {
 	return "issue_" + strings.ToUpper(hex.EncodeToString(sum[:12]))
 }
 
+func issueEventsKey(bot, issueID string) string { return "ISSUE#" + bot + "#" + issueID }
+
+func logPartition(kind, ownerID string) string { return "LOG#" + kind + "#" + ownerID }
+
+func issueEventsIndex(bot string) string { return "BOT#" + bot + "#ISSUEEVENTS" }
+
 func issueKey(bot, issueID string) map[string]types.AttributeValue {
 	return ds.Key("BOT#"+bot, "ISSUE#"+issueID)
 }
@@ -279,7 +284,7 @@ func issueKey(bot, issueID string) map[string]types.AttributeValue {
 // action fails.
 func (s *Store) RecordIssue(ctx context.Context, r IssueReport) error {
 	if r.At.IsZero() {
-		r.At = time.Now()
+		r.At = s.now()
 	}
 	if r.Category == "" {
 		r.Category = "other"
@@ -291,8 +296,11 @@ func (s *Store) RecordIssue(ctx context.Context, r IssueReport) error {
 		data[k] = IssueDatum{Raw: v}
 	}
 	event := IssueEvent{ID: id.NewAt("issuevt", r.At), CreatedAt: at, Data: data}
-	evItem := ds.Item(event, map[string]string{ds.PK: "ISSUE#" + r.BotID + "#" + issueID, ds.SK: "EVT#" + at + "#" + event.ID})
+	evItem := ds.Item(event, map[string]string{ds.PK: issueEventsKey(r.BotID, issueID), ds.SK: "EVT#" + at + "#" + event.ID})
 	evItem["expiresAt"] = num(int(r.At.Add(LogRetention).Unix()))
+	// The bot's index of issue events finds them all when the bot is
+	// purged, even those of an issue deleted meanwhile.
+	evItem[ds.GSI1PK], evItem[ds.GSI1SK] = ds.S(issueEventsIndex(r.BotID)), ds.S(at+"#"+event.ID)
 	return s.transact(ctx,
 		types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: issueKey(r.BotID, issueID),
@@ -306,6 +314,26 @@ func (s *Store) RecordIssue(ctx context.Context, r IssueReport) error {
 		}},
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: evItem}},
 	)
+}
+
+// BotIssue reads an issue of a bot of the workspace: the bot and the issue
+// in one BatchGetItem. A bot of another workspace is reported as missing,
+// like a missing one.
+func (s *Store) BotIssue(ctx context.Context, ws, botID, issueID string) (Issue, error) {
+	items, err := s.batchGet(ctx, botKey(botID), issueKey(botID, issueID))
+	if err != nil {
+		return Issue{}, err
+	}
+	if items[0] == nil || ds.String(items[0], "workspaceId") != ws {
+		return Issue{}, apperr.NotFound("bot", botID)
+	}
+	if items[1] == nil {
+		return Issue{}, apperr.NotFound("issue", issueID)
+	}
+	var i Issue
+	err = ds.Unmarshal(items[1], &i)
+	i.normalize()
+	return i, err
 }
 
 func (i *Issue) normalize() {
@@ -352,7 +380,7 @@ const MaxIssueEvents = 100
 // ListIssueEvents returns an issue's most recent events since the issue was
 // (re)created: one Query.
 func (s *Store) ListIssueEvents(ctx context.Context, botID string, issue Issue) ([]IssueEvent, error) {
-	keyCond := expression.Key(ds.PK).Equal(expression.Value("ISSUE#" + botID + "#" + issue.ID)).
+	keyCond := expression.Key(ds.PK).Equal(expression.Value(issueEventsKey(botID, issue.ID))).
 		And(expression.Key(ds.SK).GreaterThanEqual(expression.Value("EVT#" + issue.CreatedAt)))
 	expr, _ := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	page, err := s.db.Query(ctx, &dynamodb.QueryInput{
@@ -381,51 +409,10 @@ func (s *Store) ListIssueEvents(ctx context.Context, botID string, issue Issue) 
 func (s *Store) DeleteIssue(ctx context.Context, botID, issueID string, audit AuditRecord) error {
 	err := s.transact(ctx,
 		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: issueKey(botID, issueID), ConditionExpression: aws.String("attribute_exists(pk)")}},
-		s.AuditPut(audit),
+		s.Item(audit),
 	)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("issue", issueID)
 	}
 	return err
-}
-
-// --- analytics ---
-
-// DayStats are a bot's counters of one day, kept by the chat API in the
-// chat table (pk BOT#<bot>, sk STAT#<yyyy-mm-dd>).
-type DayStats struct {
-	Day          string
-	NewUsers     int            `json:"newUsers"`
-	UserMessages int            `json:"userMessages"`
-	BotMessages  int            `json:"botMessages"`
-	Events       map[string]int `json:"events"`
-}
-
-// Stats reads a bot's day counters from start to end (yyyy-mm-dd,
-// inclusive) with one Query.
-func (s *Store) Stats(ctx context.Context, botID, start, end string) (map[string]DayStats, error) {
-	keyCond := expression.Key(ds.PK).Equal(expression.Value("BOT#" + botID)).
-		And(expression.Key(ds.SK).Between(expression.Value("STAT#"+start), expression.Value("STAT#"+end)))
-	expr, _ := expression.NewBuilder().WithKeyCondition(keyCond).Build()
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.opts.ChatTable), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}
-	out := map[string]DayStats{}
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range page.Items {
-			var d DayStats
-			if err := ds.Unmarshal(it, &d); err != nil {
-				return nil, err
-			}
-			d.Day = strings.TrimPrefix(ds.String(it, ds.SK), "STAT#")
-			out[d.Day] = d
-		}
-	}
-	return out, nil
 }

@@ -1,9 +1,11 @@
-package admin
+package admindata
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -27,6 +29,7 @@ import (
 //	bot          BOT#<bot>            BOT            gsi1: WS#<workspace>#BOTS / <botId>
 //	                                                 gsi2: WS#<workspace>#BOTS / <updatedAt>#<botId>
 //	audit record WS#<workspace>       AUDIT#<recordId>                 (time-ordered ids)
+//	bot API key  BAK#<key>            BAK            gsi1: BOT#<bot>#BAKS / <keyId>   botId, workspaceId, sealed secret
 //	invitation   INVITE#<sha256>      INVITE         expiresAt (TTL)   → accountId
 //	usage        USAGE#<ws or bot>    <type>#<period>                  numeric value (ADD)
 //	bot issue    BOT#<bot>            ISSUE#<issueId> gsi1: BOT#<bot>#ISSUES / <lastSeenAt>#<issueId>
@@ -49,17 +52,16 @@ type Store struct {
 
 // Options are the resources the store uses beyond the admin table.
 type Options struct {
-	// ChatTable holds the per-day bot counters analytics read.
-	ChatTable string
 	// Objects and CodeBucket keep bot code and medias; Presign signs media URLs.
 	Objects    Objects
 	CodeBucket string
 	Presign    Presigner
-	// SecretsKey encrypts integration secrets (AES-256-GCM, 32 bytes).
-	SecretsKey []byte
-	// Mail sends invitation codes to the invited; without it (local
-	// development) the code is answered to the inviter instead.
-	Mail Mailer
+	// Clock stamps what the store dates itself (log records and issues
+	// given no time); the system clock when nil.
+	Clock clock.Clock
+	// Log receives what the store can't return: the failure to remove an
+	// object written for a change that failed. Discarded when nil.
+	Log *slog.Logger
 }
 
 // NewStore returns a store on table.
@@ -71,6 +73,13 @@ func NewStore(db ds.Client, table string, pages *cursor.Codec) *Store {
 func (s *Store) With(o Options) *Store {
 	s.opts = o
 	return s
+}
+
+func (s *Store) now() time.Time {
+	if s.opts.Clock == nil {
+		return clock.System{}.Now()
+	}
+	return s.opts.Clock.Now()
 }
 
 var _ auth.Directory = (*Store)(nil)
@@ -220,7 +229,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, audit AuditRec
 	return s.transact(ctx,
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},
-		s.AuditPut(audit),
+		s.Item(audit),
 	)
 }
 
@@ -248,7 +257,7 @@ func (s *Store) WorkspaceOfMember(ctx context.Context, id, accountID string) (Wo
 	if err := ds.Unmarshal(items[0], &w); err != nil {
 		return Workspace{}, "", err
 	}
-	w.normalize()
+	w.Normalize()
 	return w, auth.Role(ds.String(items[1], "role")), nil
 }
 
@@ -282,7 +291,7 @@ func (s *Store) ListWorkspaces(ctx context.Context, accountID, token string) ([]
 		if err := ds.Unmarshal(it, &w); err != nil {
 			return nil, "", err
 		}
-		w.normalize()
+		w.Normalize()
 		out = append(out, w)
 	}
 	return out, page.NextToken, nil
@@ -329,7 +338,7 @@ func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot, code *
 	err = s.transact(ctx,
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: botItem(workspaceID, b), ConditionExpression: notExists()}},
 		s.countBot(workspaceID, 1),
-		s.AuditPut(audit),
+		s.Item(audit),
 	)
 	if reasons := ds.CancellationReasons(err); len(reasons) == 3 && reasons[1] == "ConditionalCheckFailed" {
 		err = apperr.New(apperr.QuotaExceeded, "the workspace has reached its plan's quota of bots")
@@ -343,7 +352,10 @@ func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot, code *
 // storeBlobs puts new code and inline medias of b in the code bucket and
 // returns the keys written.
 func (s *Store) storeBlobs(ctx context.Context, b *Bot, code *string) ([]string, error) {
-	now, _ := clock.Parse(b.UpdatedAt)
+	now, err := clock.Parse(b.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("bot %s: updatedAt %q: %w", b.ID, b.UpdatedAt, err)
+	}
 	medias, written, err := s.putMedias(ctx, b.ID, b.Medias, now)
 	if err != nil {
 		return written, err
@@ -456,23 +468,19 @@ func (s *Store) get(ctx context.Context, key map[string]types.AttributeValue, in
 	return ds.Unmarshal(out.Item, into)
 }
 
-// batchGet reads items by key in one BatchGetItem (up to 100 keys) and
-// returns them in key order, nil where missing. Unprocessed keys are
-// fetched again.
+// batchGet reads items by key (BatchGetItem calls of at most 100 keys,
+// unprocessed keys retried with bounded backoff: ds.BatchGet) and returns
+// them in key order, nil where missing.
 func (s *Store) batchGet(ctx context.Context, keys ...map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	got, err := ds.BatchGet(ctx, s.db, map[string]types.KeysAndAttributes{
+		s.table: {Keys: dedupe(keys), ConsistentRead: aws.Bool(true)},
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
 	found := map[string]map[string]types.AttributeValue{}
-	pending := keys
-	for len(pending) > 0 {
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: dedupe(pending), ConsistentRead: aws.Bool(true)},
-		}})
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range out.Responses[s.table] {
-			found[ds.String(it, ds.PK)+"|"+ds.String(it, ds.SK)] = it
-		}
-		pending = out.UnprocessedKeys[s.table].Keys
+	for _, it := range got[s.table] {
+		found[ds.String(it, ds.PK)+"|"+ds.String(it, ds.SK)] = it
 	}
 	res := make([]map[string]types.AttributeValue, len(keys))
 	for i, k := range keys {

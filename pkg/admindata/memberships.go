@@ -1,4 +1,4 @@
-package admin
+package admindata
 
 import (
 	"context"

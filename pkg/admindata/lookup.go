@@ -1,9 +1,10 @@
-package admin
+package admindata
 
 import (
 	"time"
 
 	"context"
+
 	"github.com/parley-dev/parley/pkg/clock"
 
 	"github.com/aws/aws-sdk-go-v2/aws"

@@ -1,4 +1,4 @@
-package admin
+package admindata
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
 )
 
@@ -30,6 +31,9 @@ type Presigner interface {
 var _ Objects = (*s3.Client)(nil)
 var _ Presigner = (*s3.PresignClient)(nil)
 
+// botObjectsPrefix is where a bot's code and medias are kept.
+func botObjectsPrefix(bot string) string { return "bots/" + bot + "/" }
+
 var errNoBucket = errors.New("admin: no code bucket configured")
 
 // mediaURLTTL is how long a media's presigned URL in a bot answer works.
@@ -44,7 +48,7 @@ func (s *Store) putCode(ctx context.Context, botID, code string, at time.Time) (
 	if s.opts.Objects == nil {
 		return "", errNoBucket
 	}
-	key := "bots/" + botID + "/code/" + id.ULID(at) + ".js"
+	key := botObjectsPrefix(botID) + "code/" + id.ULID(at) + ".js"
 	_, err := s.opts.Objects.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(key), Body: strings.NewReader(code),
 		ContentType: aws.String("application/javascript"),
@@ -86,7 +90,7 @@ func (s *Store) putMedias(ctx context.Context, botID string, medias []Media, at 
 		if s.opts.Objects == nil {
 			return nil, written, errNoBucket
 		}
-		key := "bots/" + botID + "/medias/" + id.ULID(at)
+		key := botObjectsPrefix(botID) + "medias/" + id.ULID(at)
 		if _, err := s.opts.Objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String(ctype)}); err != nil {
 			return nil, written, err
 		}
@@ -96,17 +100,22 @@ func (s *Store) putMedias(ctx context.Context, botID string, medias []Media, at 
 	return out, written, nil
 }
 
-// removeObjects deletes objects written for a change that failed; errors
-// are ignored (an orphan object is harmless and unreferenced).
+// removeObjects deletes objects written for a change that failed. A failure
+// is logged with the request id, not returned: the change already failed,
+// and an orphan object is unreferenced (the bot purge erases it with the
+// bot's other objects).
 func (s *Store) removeObjects(ctx context.Context, keys ...string) {
 	for _, k := range keys {
-		_, _ = s.opts.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(k)})
+		_, err := s.opts.Objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(k)})
+		if err != nil && s.opts.Log != nil {
+			s.opts.Log.WarnContext(ctx, "orphan object left in the code bucket", "request_id", httpapi.RequestID(ctx), "key", k, "error", err)
+		}
 	}
 }
 
-// mediaAnswers turns stored medias into answerable URLs: presigned GETs for
+// MediaAnswers turns stored medias into answerable URLs: presigned GETs for
 // those in the bucket (computed locally, no round trip).
-func (s *Store) mediaAnswers(ctx context.Context, medias []Media) []Media {
+func (s *Store) MediaAnswers(ctx context.Context, medias []Media) []Media {
 	out := make([]Media, len(medias))
 	for i, m := range medias {
 		out[i] = m
