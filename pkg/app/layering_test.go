@@ -28,7 +28,7 @@ var tableOwners = map[string][]string{
 	"chatdata": {"BOT#", "CONV#", "USER#", "USERTAGS#", "CONVTAGS#", "MSG#", "MSGTAGS#", "PART#", "STATE#", "EVT#", "STAT#",
 		"#CONVS", "#MSGS", "#EVTS", "#USERS"},
 	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "BAK#", "INT#", "ISSUE#", "LOG#", "MEMBER#", "INV#",
-		"ISSUEEVT#", "USAGE#"},
+		"EVT#", "USAGE#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},
 }
@@ -171,12 +171,9 @@ func spells(s, sp string) bool {
 	}
 }
 
-// allowedElsewhere: "BOT#" and "WS#" start keys in several tables, so each
-// of their owners may spell them.
+// allowedElsewhere: some spellings start keys in several tables ("BOT#",
+// "WS#", "EVT#"), so each of their owners may spell them.
 func allowedElsewhere(pkg, spelling string) bool {
-	if spelling != "BOT#" && spelling != "WS#" {
-		return false
-	}
 	for _, owns := range tableOwners[pkg] {
 		if owns == spelling {
 			return true

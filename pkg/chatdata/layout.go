@@ -265,3 +265,10 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	}
 	return got, nil
 }
+
+// ConversationKeys are where a conversation's item and its partition (its
+// messages, participants, states and events) live, for tools and tests
+// that count what is left of one.
+func ConversationKeys(bot, conv string) (item map[string]types.AttributeValue, partition string) {
+	return convKey(bot, conv), convPK(bot, conv)
+}

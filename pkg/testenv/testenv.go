@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/emulator"
 
@@ -323,12 +324,13 @@ func (e *Env) ConversationItems(t testing.TB, bot, conv string) int {
 	t.Helper()
 	ctx := context.Background()
 	table := e.Env["TABLE_CHAT"]
+	key, partition := chatdata.ConversationKeys(bot, conv)
 	out, err := e.Deps.DB.Query(ctx, &dynamodb.QueryInput{TableName: &table, KeyConditionExpression: aws.String("pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamostore.S("BOT#" + bot + "#CONV#" + conv)}, Select: types.SelectCount})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": dynamostore.S(partition)}, Select: types.SelectCount})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.Deps.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: dynamostore.Key("BOT#"+bot, "CONV#"+conv)})
+	got, err := e.Deps.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
