@@ -2,6 +2,8 @@ package admindata
 
 import (
 	"context"
+	"errors"
+	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -36,8 +38,15 @@ func botAPIKeysIndex(bot string) string { return "BOT#" + bot + "#BAKS" }
 // CreateBotAPIKey stores a new key: one conditional PutItem.
 func (s *Store) CreateBotAPIKey(ctx context.Context, k BotAPIKey) error {
 	item := ds.Item(k, map[string]string{ds.PK: "BAK#" + k.ID, ds.SK: "BAK", ds.GSI1PK: botAPIKeysIndex(k.BotID), ds.GSI1SK: k.ID})
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: notExists()})
-	if ds.IsConditionFailed(err) {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: notExists(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		// The SDK resends a PutItem whose answer was lost; finding exactly
+		// the item it wrote is that first attempt's success.
+		if reflect.DeepEqual(ccf.Item, item) {
+			return nil
+		}
 		return apperr.New(apperr.AlreadyExists, "bot api key %q already exists", k.ID)
 	}
 	return err
