@@ -253,7 +253,7 @@ func (s *Store) putIntegrationCode(ctx context.Context, in *Integration, code *s
 	if s.opts.Objects == nil {
 		return "", errNoBucket
 	}
-	key := "integrations/" + in.ID + "/code/" + id.New("") + ".js"
+	key := "integrations/" + in.ID + "/code/" + id.ULID(s.now()) + ".js"
 	_, err := s.opts.Objects.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.opts.CodeBucket), Key: aws.String(key),
 		Body: strings.NewReader(*code), ContentType: aws.String("application/javascript")})
 	if err == nil {
