@@ -185,9 +185,9 @@ func (t tally) update(now string) *types.Update {
 	}
 }
 
-// failures lists a job's failed conversations from its failed chunks (read
+// Failures lists a job's failed conversations from its failed chunks (read
 // only for a job that has some).
-func (s *Store) failures(ctx context.Context, job string) ([]Failure, error) {
+func (s *Store) Failures(ctx context.Context, job string) ([]Failure, error) {
 	expr, _ := expression.NewBuilder().
 		WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(lifecycledata.JobChunksPK(job)))).
 		WithFilter(expression.Name("status").Equal(expression.Value(chunkFailed))).Build()

@@ -82,7 +82,7 @@ func (f *Finisher) IfDone(ctx context.Context, bot, jobID string) error {
 // window to retry, so the proof is written at least once.
 func (f *Finisher) prove(ctx context.Context, j Job) error {
 	if j.Failures == nil && j.Result.FailedCount > 0 {
-		j.Failures, _ = f.store.failures(ctx, j.JobID)
+		j.Failures, _ = f.store.Failures(ctx, j.JobID)
 	}
 	if err := f.notify.JobFinished(ctx, j); err != nil {
 		f.log.WarnContext(ctx, "deletion job proof failed; the next window retries it", "job", j.JobID, "error", err)

@@ -32,9 +32,18 @@ type Records interface {
 	Created(ctx context.Context, botID, userID string) (bot, user time.Time, err error)
 }
 
+// Jobs is the job store the API uses.
+type Jobs interface {
+	Create(ctx context.Context, j Job) error
+	Get(ctx context.Context, bot, job string) (Job, error)
+	Failures(ctx context.Context, job string) ([]Failure, error)
+}
+
+var _ Jobs = (*Store)(nil)
+
 // API serves job intake and status.
 type API struct {
-	store   *Store
+	store   Jobs
 	tokens  Tokens
 	records Records
 	auth    *auth.Authenticator
@@ -43,7 +52,7 @@ type API struct {
 }
 
 // NewAPI returns the deletion API; window is the off-peak schedule.
-func NewAPI(store *Store, tokens Tokens, records Records, a *auth.Authenticator, c clock.Clock, window schedule.Expression) *API {
+func NewAPI(store Jobs, tokens Tokens, records Records, a *auth.Authenticator, c clock.Clock, window schedule.Expression) *API {
 	return &API{store: store, tokens: tokens, records: records, auth: a, clock: c, window: window}
 }
 
@@ -212,7 +221,7 @@ func (a *API) status(r *http.Request) (httpapi.Response, error) {
 	}
 	// Failures are listed in the failed chunks: read only when there are some.
 	if j.Result.FailedCount > 0 {
-		if j.Failures, err = a.store.failures(r.Context(), j.JobID); err != nil {
+		if j.Failures, err = a.store.Failures(r.Context(), j.JobID); err != nil {
 			return httpapi.Response{}, err
 		}
 	}
