@@ -52,7 +52,10 @@ func call(h httpapi.Handler, body any, path map[string]string) (httpapi.Response
 }
 
 func TestCreateRefusesABadConfigAndWritesNothing(t *testing.T) {
-	store := fakeStore{create: func(context.Context, Policy, types.TransactWriteItem) error { t.Fatal("a refused policy was stored"); return nil }}
+	store := fakeStore{create: func(context.Context, Policy, types.TransactWriteItem) error {
+		t.Fatal("a refused policy was stored")
+		return nil
+	}}
 	a := NewAPI(store, &fakeTrail{}, nil, nil, nil, &clock.Fixed{T: time.Now()})
 	for name, cfg := range map[string]any{
 		"no maxAge":   map[string]any{},
