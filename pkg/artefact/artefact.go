@@ -201,19 +201,20 @@ func (f *Function) WaitLog(substr string, timeout time.Duration) bool {
 	return true
 }
 
-// Report is what the RIE reported for an invocation: its duration and, on
-// a cold start, the init duration (from starting the bootstrap process to
-// its first request for work, as Lambda's "Init Duration").
+// Report is what the RIE reported for an invocation: its duration (from
+// handing the event to the runtime to its answer) and, on a cold start, the
+// init duration (from starting the bootstrap process to its first request
+// for work, as Lambda's "Init Duration").
 type Report struct {
 	Init, Duration time.Duration
 }
 
 var (
-	// The RIE's own REPORT line also has an "Init Duration", but it times
-	// only the start of an asynchronous init; rapid's INIT REPORT is the
-	// real one.
+	// The RIE's REPORT line has an "Init Duration", but it times only the
+	// start of an asynchronous init, and its "Duration" includes waiting
+	// for the init; rapid's INIT REPORT and INVOKE RTDONE are the real ones.
 	initReport   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
-	invokeReport = regexp.MustCompile(`REPORT RequestId: \S+\s+(?:Init Duration: [0-9.]+ ms\s+)?Duration: ([0-9.]+) ms`)
+	invokeReport = regexp.MustCompile(`INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)`)
 )
 
 // Reports parses the RIE's reports, one per invocation in order, once
