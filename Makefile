@@ -7,7 +7,7 @@ STAGE ?= dev
 FUNCTIONS := $(filter-out local,$(notdir $(wildcard functions/*)))
 CONFORMANCE := pkg/conformance/testdata
 
-.PHONY: run test deps vet unit bench bench-deletion build synth deploy diff cdk-bootstrap fire demo demo-deletion clean
+.PHONY: run test deps vet unit bench bench-deletion bench-coldstart sizes build synth deploy diff cdk-bootstrap fire demo demo-deletion clean
 
 ## run: start the emulator, provision, bootstrap and serve every route (Ctrl-C stops all)
 run:
@@ -38,10 +38,28 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/...
 
 ## build: one arm64 `bootstrap` per function, for provided.al2023
+# lambda.norpc leaves out aws-lambda-go's legacy RPC mode, which
+# provided.al2023 never uses (pkg/artefact builds its test binaries the same way).
+BUILD_TAGS ?= lambda.norpc
 build: $(FUNCTIONS:%=build/%/bootstrap)
 build/%/bootstrap: FORCE
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w" -o $@ ./functions/$*
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags '$(BUILD_TAGS)' -trimpath -buildvcs=false -ldflags="-s -w" -o $@ ./functions/$*
 FORCE:
+
+## sizes: each function's deployed (stripped, linux/arm64) size, with and without lambda.norpc
+sizes:
+	@printf '| function | without lambda.norpc (MB) | with lambda.norpc (MB) |\n|---|---|---|\n'
+	@d=$$(mktemp -d); for f in $(FUNCTIONS); do \
+	  for tags in none lambda.norpc; do \
+	    GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags "$$tags" -trimpath -buildvcs=false -ldflags="-s -w" -o $$d/$$f.$$tags ./functions/$$f || exit 1; \
+	  done; \
+	  awk -v f=$$f -v a=$$(stat -c %s $$d/$$f.none) -v b=$$(stat -c %s $$d/$$f.lambda.norpc) 'BEGIN { printf "| %s | %.1f | %.1f |\n", f, a/1e6, b/1e6 }'; \
+	done; rm -rf $$d
+
+## bench-coldstart: each function's bootstrap under the Lambda runtime emulator: init and first-invocation medians (COLDSTARTS starts each)
+COLDSTARTS ?= 7
+bench-coldstart:
+	PARLEY_COLDSTARTS=$(COLDSTARTS) $(GO) test -count=1 -run '^$$' -bench BenchmarkColdStart -benchtime 1x ./pkg/artefact
 
 # Pinned CDK CLI, fetched by npx; only deploy/diff/cdk-bootstrap need it.
 CDK ?= npx --yes aws-cdk@2.1148.1

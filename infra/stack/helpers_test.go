@@ -26,12 +26,19 @@ func TestMain(m *testing.M) {
 func workTopology() topology.Topology {
 	return topology.Topology{
 		Functions: []topology.Function{
-			{Name: "api", Kind: topology.HTTP, Tables: []string{"main"}, Timeout: 10 * time.Second, MemoryMB: 256},
-			{Name: "files", Kind: topology.HTTP, Tables: []string{"main"}, Buckets: []string{"files"}, Timeout: 10 * time.Second},
-			{Name: "offpeak", Kind: topology.Scheduled, Tables: []string{"jobs"}, SendsTo: []string{"lifecycle"}, Timeout: time.Minute},
-			{Name: "lifecycle", Kind: topology.Worker, Tables: []string{"main", "jobs"}, Buckets: []string{"archive"},
+			// api reads main only through one of its indexes; files reads
+			// and writes main and puts and reads files; offpeak drains the
+			// DLQ; lifecycle archives (put only) and erases files.
+			{Name: "api", Kind: topology.HTTP, Tables: []topology.TableAccess{topology.ReadsTable("main", "byOwner")}, Timeout: 10 * time.Second, MemoryMB: 256},
+			{Name: "files", Kind: topology.HTTP, Tables: []topology.TableAccess{topology.WritesTable("main")},
+				Buckets: []topology.BucketAccess{{Bucket: "files", Access: topology.ReadWrite}}, Timeout: 10 * time.Second},
+			{Name: "offpeak", Kind: topology.Scheduled, Tables: []topology.TableAccess{topology.WritesTable("jobs"), topology.ReadsTable("main", "gsi1")},
+				SendsTo: []string{"lifecycle"}, Drains: []string{"lifecycle-dlq"}, Timeout: time.Minute},
+			{Name: "lifecycle", Kind: topology.Worker, Tables: []topology.TableAccess{topology.WritesTable("main"), {Table: "jobs", Access: topology.Write}},
+				Buckets:             []topology.BucketAccess{{Bucket: "archive", Access: topology.Write}, {Bucket: "files", Access: topology.Read | topology.Delete}},
 				ReservedConcurrency: 5, Timeout: time.Minute, MemoryMB: 512},
-			{Name: "indexer", Kind: topology.Worker, Tables: []string{"main"}, Buckets: []string{"files"}, Timeout: 30 * time.Second},
+			{Name: "indexer", Kind: topology.Worker, Tables: []topology.TableAccess{topology.WritesTable("main", "gsi1", "byOwner")},
+				Buckets: []topology.BucketAccess{{Bucket: "files", Access: topology.Read}}, Timeout: 30 * time.Second},
 		},
 		Routes: []topology.Route{
 			{Method: "GET", Path: "/v1/things/{id}", Function: "api"},

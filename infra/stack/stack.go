@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -328,11 +329,20 @@ func (b *builder) function(f topology.Function) {
 	fn := awslambda.NewFunction(b.scope(), jsii.String("Fn"+id), props)
 	b.s.Functions[f.Name] = fn
 
-	for _, n := range f.Tables {
-		b.s.Tables[n].GrantReadWriteData(fn)
+	for _, ta := range f.Tables {
+		b.grantTable(fn, ta)
 	}
-	for _, n := range f.Buckets {
-		b.s.Buckets[n].GrantReadWrite(fn, nil)
+	for _, ba := range f.Buckets {
+		bk := b.s.Buckets[ba.Bucket]
+		if ba.Access.Reads() {
+			bk.GrantRead(fn, nil)
+		}
+		if ba.Access.Writes() {
+			bk.GrantPut(fn, nil)
+		}
+		if ba.Access.Deletes() {
+			bk.GrantDelete(fn, nil)
+		}
 	}
 	for _, n := range f.SendsTo {
 		b.s.Queues[n].GrantSendMessages(fn)
@@ -380,17 +390,59 @@ func (b *builder) function(f topology.Function) {
 		fmt.Sprintf("Function %s failed %d times in five minutes.", f.Name, b.stage.Alarms.FunctionErrors))
 }
 
+// DynamoDB actions granted per access. Narrower than CDK's grantReadData
+// (no Scan, no stream reads: Parley never scans) and, unlike CDK's grants,
+// queries are allowed only on the indexes the function declares, never on
+// "<table>/index/*".
+var (
+	TableReadActions  = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"}
+	TableWriteActions = []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable"}
+	IndexReadActions  = []string{"dynamodb:Query"}
+)
+
+// grantTable grants a function what it declares on a table: reads, writes
+// or both on the table, and queries on each declared index.
+func (b *builder) grantTable(fn awslambda.Function, ta topology.TableAccess) {
+	tb := b.s.Tables[ta.Table]
+	var actions []string
+	if ta.Access.Reads() {
+		actions = append(actions, TableReadActions...)
+	}
+	if ta.Access.Writes() {
+		for _, a := range TableWriteActions {
+			if !slices.Contains(actions, a) {
+				actions = append(actions, a)
+			}
+		}
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &[]*string{tb.TableArn()},
+	}))
+	if len(ta.Indexes) == 0 {
+		return
+	}
+	indexes := make([]*string, 0, len(ta.Indexes))
+	for _, ix := range ta.Indexes {
+		indexes = append(indexes, awscdk.Fn_Join(jsii.String(""), &[]*string{tb.TableArn(), jsii.String("/index/" + ix)}))
+	}
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(IndexReadActions...),
+		Resources: &indexes,
+	}))
+}
+
 // environment gives a function the real names of exactly the resources it
 // uses (queue variables carry the URL, which SQS calls take), plus the stage.
 func (b *builder) environment(f topology.Function) *map[string]*string {
 	env := map[string]*string{EnvStage: jsii.String(b.stage.Name)}
-	for _, n := range f.Tables {
+	for _, n := range f.TableNames() {
 		env[topology.EnvVar("table", n)] = b.s.Tables[n].TableName()
 	}
-	for _, n := range f.Buckets {
+	for _, n := range f.BucketNames() {
 		env[topology.EnvVar("bucket", n)] = b.s.Buckets[n].BucketName()
 	}
-	for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
+	for _, n := range f.QueueNames() {
 		env[topology.EnvVar("queue", n)] = b.s.Queues[n].QueueUrl()
 	}
 	for k := range f.Settings {

@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parley-dev/parley/pkg/topology"
@@ -24,7 +25,9 @@ func Validate(t topology.Topology) error {
 		fns[f.Name] = f
 	}
 	tables, buckets, queues := set[string]{}, set[string]{}, map[string]topology.Queue{}
+	tableDecls := map[string]topology.Table{}
 	for _, tb := range t.Tables {
+		tableDecls[tb.Name] = tb
 		if tables[tb.Name] {
 			bad("table %q declared twice", tb.Name)
 		}
@@ -48,14 +51,38 @@ func Validate(t topology.Topology) error {
 
 	invoked := set[string]{}
 	for _, f := range t.Functions {
-		for _, n := range f.Tables {
-			if !tables[n] {
-				bad("function %q uses undeclared table %q", f.Name, n)
+		seen := set[string]{}
+		for _, ta := range f.Tables {
+			decl, ok := tableDecls[ta.Table]
+			switch {
+			case !ok:
+				bad("function %q uses undeclared table %q", f.Name, ta.Table)
+			case seen["table "+ta.Table]:
+				bad("function %q declares table %q twice", f.Name, ta.Table)
+			case ta.Access&^topology.ReadWrite != 0 || ta.Access == 0:
+				bad("function %q: access %s to table %q (tables take read, write or both)", f.Name, ta.Access, ta.Table)
+			}
+			seen["table "+ta.Table] = true
+			for _, ix := range ta.Indexes {
+				if ok && !slices.ContainsFunc(decl.Indexes, func(i topology.Index) bool { return i.Name == ix }) {
+					bad("function %q queries undeclared index %q of table %q", f.Name, ix, ta.Table)
+				}
 			}
 		}
-		for _, n := range f.Buckets {
-			if !buckets[n] {
-				bad("function %q uses undeclared bucket %q", f.Name, n)
+		for _, ba := range f.Buckets {
+			switch {
+			case !buckets[ba.Bucket]:
+				bad("function %q uses undeclared bucket %q", f.Name, ba.Bucket)
+			case seen["bucket "+ba.Bucket]:
+				bad("function %q declares bucket %q twice", f.Name, ba.Bucket)
+			case ba.Access == 0 || ba.Access&^(topology.ReadWrite|topology.Delete) != 0:
+				bad("function %q: no valid access to bucket %q", f.Name, ba.Bucket)
+			}
+			seen["bucket "+ba.Bucket] = true
+		}
+		for _, n := range f.Drains {
+			if _, ok := queues[n]; !ok {
+				bad("function %q drains undeclared queue %q", f.Name, n)
 			}
 		}
 		for _, n := range f.SendsTo {

@@ -217,7 +217,20 @@ func TestValidate(t *testing.T) {
 		want   string
 		mutate func(*topology.Topology)
 	}{
-		{`uses undeclared table "nope"`, func(t *topology.Topology) { t.Functions[0].Tables = append(t.Functions[0].Tables, "nope") }},
+		{`uses undeclared table "nope"`, func(t *topology.Topology) {
+			t.Functions[0].Tables = append(t.Functions[0].Tables, topology.ReadsTable("nope"))
+		}},
+		{`queries undeclared index "gsi9" of table "main"`, func(t *topology.Topology) { t.Functions[0].Tables[0].Indexes = []string{"gsi9"} }},
+		{`declares table "main" twice`, func(t *topology.Topology) {
+			t.Functions[0].Tables = append(t.Functions[0].Tables, topology.WritesTable("main"))
+		}},
+		{`access delete to table "main"`, func(t *topology.Topology) { t.Functions[0].Tables[0].Access = topology.Delete }},
+		{`access none to table "main"`, func(t *topology.Topology) { t.Functions[0].Tables[0].Access = 0 }},
+		{`uses undeclared bucket "nope"`, func(t *topology.Topology) {
+			t.Functions[1].Buckets = append(t.Functions[1].Buckets, topology.BucketAccess{Bucket: "nope", Access: topology.Read})
+		}},
+		{`no valid access to bucket "files"`, func(t *topology.Topology) { t.Functions[1].Buckets[0].Access = 0 }},
+		{`drains undeclared queue "gone"`, func(t *topology.Topology) { t.Functions[2].Drains = []string{"gone"} }},
 		{`route "GET /v1/things/{id}" targets "lifecycle"`, func(t *topology.Topology) { t.Routes[0].Function = "lifecycle" }},
 		{`undeclared dead-letter queue "gone"`, func(t *topology.Topology) { t.Queues[0].DeadLetterQueue = "gone" }},
 		{`leads into a dead-letter cycle`, func(t *topology.Topology) {

@@ -148,7 +148,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		deps[fn.Name] = app.NewDeps(awsCfg, cfg, o.Log)
 	}
-	all, err := app.LoadConfig(ctx, topology.Function{Name: "local", Tables: tableNames(t)}, getenv, awsCfg)
+	all, err := app.LoadConfig(ctx, topology.Function{Name: "local", Tables: allTables(t)}, getenv, awsCfg)
 	if err != nil {
 		return fail(err)
 	}
@@ -223,12 +223,14 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-func tableNames(t topology.Topology) []string {
-	var names []string
+// allTables is read-write access to every table: the local runner's own
+// configuration (bootstrap, tests) names them all.
+func allTables(t topology.Topology) []topology.TableAccess {
+	var out []topology.TableAccess
 	for _, tb := range t.Tables {
-		names = append(names, tb.Name)
+		out = append(out, topology.WritesTable(tb.Name))
 	}
-	return names
+	return out
 }
 
 // reachable checks the emulator answers a real call, so a wrong

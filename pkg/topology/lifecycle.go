@@ -47,21 +47,38 @@ func addLifecycle(t *Topology) {
 		Queue{Name: LifecycleQueue, DeadLetterQueue: LifecycleDLQ, MaxReceiveCount: 5,
 			VisibilityTimeout: 5 * time.Minute, Consumer: LifecycleFunction, BatchSize: 10},
 	)
-	all := []string{AdminTable, ChatTable, LifecycleTable}
-	archive := []string{ArchiveBucket}
 	t.Functions = append(t.Functions,
-		Function{Name: DeletionsFunction, Kind: HTTP, Tables: all, Settings: OffpeakSettings, Seals: true,
+		// Deletions: jobs in the lifecycle table; the caller's token, bot key
+		// and bot from the admin table, a cId's user from the chat table.
+		Function{Name: DeletionsFunction, Kind: HTTP,
+			Tables:   []TableAccess{WritesTable(LifecycleTable), ReadsTable(AdminTable), ReadsTable(ChatTable)},
+			Settings: OffpeakSettings, Seals: true, Timeout: 10 * time.Second, MemoryMB: 256},
+		// Policies: each change with its audit record (admin table); preview
+		// evaluates like the window, listing a workspace's bots (admin gsi1)
+		// and their conversations and events by age (chat gsi2).
+		Function{Name: PoliciesFunction, Kind: HTTP,
+			Tables:  []TableAccess{WritesTable(LifecycleTable), WritesTable(AdminTable, "gsi1"), ReadsTable(ChatTable, "gsi2")},
 			Timeout: 10 * time.Second, MemoryMB: 256},
-		// Policies: preview evaluates like the window, reading the chat table.
-		Function{Name: PoliciesFunction, Kind: HTTP, Tables: all, Timeout: 10 * time.Second, MemoryMB: 256},
-		Function{Name: OffpeakFunction, Kind: Scheduled, Tables: all, SendsTo: []string{LifecycleQueue},
-			Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings, PutsEvents: true, SendsEmail: true,
-			Timeout: 15 * time.Minute, MemoryMB: 512},
+		// The window finds due jobs, open runs, policies and the outbox on the
+		// lifecycle table's gsi1, resolves a cId through chat gsi1, evaluates
+		// policies through chat gsi2 and admin gsi1, and writes the proof's
+		// audit record. It never deletes chat data itself.
+		Function{Name: OffpeakFunction, Kind: Scheduled,
+			Tables: []TableAccess{WritesTable(LifecycleTable, "gsi1"), WritesTable(AdminTable, "gsi1"),
+				ReadsTable(ChatTable, "gsi1", "gsi2")},
+			SendsTo: []string{LifecycleQueue}, Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings,
+			PutsEvents: true, SendsEmail: true, Timeout: 15 * time.Minute, MemoryMB: 512},
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
-		// The worker also erases a deleted bot's code and medias.
-		Function{Name: LifecycleFunction, Kind: Worker, Tables: all, Buckets: append(archive, BotCodeBucket), Settings: OffpeakSettings,
-			// A bot purge continues in new work items on its own queue.
-			SendsTo:    []string{LifecycleQueue},
+		// The worker erases chat data (and a deleted bot's code and medias),
+		// archives to the archive bucket (head, then put), writes proofs'
+		// audit records and re-queues the rest of a bot's purge.
+		Function{Name: LifecycleFunction, Kind: Worker,
+			// Purge and retention walk the catalogue: chat kinds list through
+			// chat gsi1/gsi2, admin kinds (issue events, API keys) through admin gsi1.
+			Tables: []TableAccess{WritesTable(LifecycleTable), WritesTable(ChatTable, "gsi1", "gsi2"), WritesTable(AdminTable, "gsi1")},
+			Buckets: []BucketAccess{{Bucket: ArchiveBucket, Access: ReadWrite},
+				{Bucket: BotCodeBucket, Access: Read | Delete}},
+			SendsTo: []string{LifecycleQueue}, Settings: OffpeakSettings,
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{

@@ -27,14 +27,16 @@ const (
 type Function struct {
 	Name string
 	Kind FunctionKind
-	// Tables, Buckets and Queues name what the function may touch; the CDK
-	// stack grants exactly these and passes their names in the environment.
-	Tables  []string
-	Buckets []string
-	// SendsTo lists queues the function sends messages to.
+	// Tables and Buckets say what the function does with each table (and
+	// which of its indexes it queries) and each bucket; the CDK stack grants
+	// exactly that and passes their names in the environment.
+	Tables  []TableAccess
+	Buckets []BucketAccess
+	// SendsTo lists queues the function sends messages to (send only).
 	SendsTo []string
-	// Drains lists queues the function receives from directly (not through
-	// an event source mapping), e.g. to settle dead letters.
+	// Drains lists queues the function receives from and deletes from
+	// directly (not through an event source mapping), e.g. to settle dead
+	// letters. A worker's own queue is granted by its event source.
 	Drains []string
 	// Settings are the non-resource environment variables the function
 	// reads, with their defaults; the CDK app sets them per stage.
@@ -52,6 +54,114 @@ type Function struct {
 	ReservedConcurrency int
 	Timeout             time.Duration
 	MemoryMB            int
+}
+
+// Access is what a function does with a table or a bucket: a set of Read,
+// Write and Delete.
+type Access uint8
+
+const (
+	// Read: get, batch-get and query items (and condition checks); get,
+	// head and list objects (which presigned GET URLs also need).
+	Read Access = 1 << iota
+	// Write: put, update and delete items (DynamoDB grants do not tell
+	// deleting an item from writing one); put objects.
+	Write
+	// Delete: delete objects. Buckets only: on a table, Write covers it.
+	Delete
+	// ReadWrite is Read and Write.
+	ReadWrite = Read | Write
+)
+
+// Reads, Writes and Deletes report whether a holds that access.
+func (a Access) Reads() bool   { return a&Read != 0 }
+func (a Access) Writes() bool  { return a&Write != 0 }
+func (a Access) Deletes() bool { return a&Delete != 0 }
+
+// String is "read", "write", "read+write+delete"…
+func (a Access) String() string {
+	var parts []string
+	for _, p := range []struct {
+		bit  Access
+		name string
+	}{{Read, "read"}, {Write, "write"}, {Delete, "delete"}} {
+		if a&p.bit != 0 {
+			parts = append(parts, p.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "+")
+}
+
+// TableAccess is a function's use of one table.
+type TableAccess struct {
+	Table  string
+	Access Access
+	// Indexes names the table's indexes the function queries; it may query
+	// no other.
+	Indexes []string
+}
+
+// ReadsTable declares read access to a table and the indexes queried.
+func ReadsTable(table string, indexes ...string) TableAccess {
+	return TableAccess{Table: table, Access: Read, Indexes: indexes}
+}
+
+// WritesTable declares read-write access to a table and the indexes queried.
+func WritesTable(table string, indexes ...string) TableAccess {
+	return TableAccess{Table: table, Access: ReadWrite, Indexes: indexes}
+}
+
+// BucketAccess is a function's use of one bucket.
+type BucketAccess struct {
+	Bucket string
+	Access Access
+}
+
+// TableNames lists the tables the function uses, in declaration order.
+func (f Function) TableNames() []string {
+	out := make([]string, 0, len(f.Tables))
+	for _, t := range f.Tables {
+		out = append(out, t.Table)
+	}
+	return out
+}
+
+// BucketNames lists the buckets the function uses, in declaration order.
+func (f Function) BucketNames() []string {
+	out := make([]string, 0, len(f.Buckets))
+	for _, b := range f.Buckets {
+		out = append(out, b.Bucket)
+	}
+	return out
+}
+
+// QueueNames lists the queues named in the function's environment: those
+// it sends to, then those it drains.
+func (f Function) QueueNames() []string {
+	return append(append([]string(nil), f.SendsTo...), f.Drains...)
+}
+
+// TableAccess returns the function's access to a table (zero when none).
+func (f Function) TableAccess(table string) TableAccess {
+	for _, t := range f.Tables {
+		if t.Table == table {
+			return t
+		}
+	}
+	return TableAccess{Table: table}
+}
+
+// BucketAccess returns the function's access to a bucket (zero when none).
+func (f Function) BucketAccess(bucket string) BucketAccess {
+	for _, b := range f.Buckets {
+		if b.Bucket == bucket {
+			return b
+		}
+	}
+	return BucketAccess{Bucket: bucket}
 }
 
 // Route maps one HTTP API route to a function. Path uses API Gateway's
@@ -157,17 +267,29 @@ func Default() Topology {
 	t := Topology{
 		Functions: []Function{
 			// The admin function reads the chat table's per-day bot counters
-			// (analytics), keeps bot and integration code in the code bucket,
-			// and writes a deleted bot's purge intent to the lifecycle table.
-			{Name: AdminFunction, Kind: HTTP, SendsTo: []string{LifecycleQueue}, Tables: []string{AdminTable, ChatTable, LifecycleTable}, Buckets: []string{BotCodeBucket}, Seals: true,
+			// (analytics, by key), keeps bot and integration code in the code
+			// bucket (put, presigned GET, delete of replaced objects), records
+			// purge intents in the lifecycle table and queues a deleted bot's
+			// purge.
+			{Name: AdminFunction, Kind: HTTP,
+				Tables: []TableAccess{WritesTable(AdminTable, "gsi1", "gsi2"), ReadsTable(ChatTable),
+					{Table: LifecycleTable, Access: Write}},
+				Buckets: []BucketAccess{{Bucket: BotCodeBucket, Access: Read | Write | Delete}},
+				SendsTo: []string{LifecycleQueue}, Seals: true,
 				// Invitation codes go to the invited by email, from SES_SENDER.
 				Settings: map[string]string{"SES_SENDER": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
-			// Deleting a conversation writes its erase intent to the
-			// lifecycle table and kicks the lifecycle worker.
-			{Name: ChatFunction, Kind: HTTP, Tables: []string{AdminTable, ChatTable, LifecycleTable}, SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
-			// Its webhook posts time out well within the timeout; retries are
-			// re-sent jobs, not long waits.
-			{Name: DeliveryFunction, Kind: Worker, Tables: []string{AdminTable, ChatTable}, SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
+			// The chat function authenticates against the admin table (token,
+			// bot, membership, integrations: by key) and records erase intents
+			// in the lifecycle table, handed to the lifecycle queue.
+			{Name: ChatFunction, Kind: HTTP,
+				Tables: []TableAccess{WritesTable(ChatTable, "gsi1", "gsi2"), ReadsTable(AdminTable),
+					{Table: LifecycleTable, Access: Write}},
+				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
+			// It reads the bot record (url, signing secret) and writes event
+			// statuses and released messages. Its webhook posts time out well
+			// within the timeout; retries are re-sent jobs, not long waits.
+			{Name: DeliveryFunction, Kind: Worker, Tables: []TableAccess{WritesTable(ChatTable), ReadsTable(AdminTable)},
+				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
 		},
 		Tables: []Table{
 			{
@@ -326,13 +448,13 @@ func PhysicalName(stage, name string) string { return "parley-" + stage + "-" + 
 // and the physical names a stage gives them.
 func (t Topology) Environment(stage string, f Function) map[string]string {
 	env := map[string]string{}
-	for _, n := range f.Tables {
+	for _, n := range f.TableNames() {
 		env[EnvVar("table", n)] = PhysicalName(stage, n)
 	}
-	for _, n := range f.Buckets {
+	for _, n := range f.BucketNames() {
 		env[EnvVar("bucket", n)] = PhysicalName(stage, n)
 	}
-	for _, n := range append(append([]string(nil), f.SendsTo...), f.Drains...) {
+	for _, n := range f.QueueNames() {
 		env[EnvVar("queue", n)] = PhysicalName(stage, n)
 	}
 	return env
