@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	h, err := app.NewHTTPFunction(context.Background(), topology.AdminFunction, log)
+	h, err := app.StartHTTP(context.Background(), topology.AdminFunction, app.AdminHTTP, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	h, err := app.NewHTTPFunction(context.Background(), topology.ChatFunction, log)
+	h, err := app.StartHTTP(context.Background(), topology.ChatFunction, app.ChatHTTP, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	h, err := app.NewHTTPFunction(context.Background(), topology.DeletionsFunction, log)
+	h, err := app.StartHTTP(context.Background(), topology.DeletionsFunction, app.DeletionsHTTP, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

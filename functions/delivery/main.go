@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	fn, err := app.NewWorkerFunction(context.Background(), topology.DeliveryFunction, log)
+	fn, err := app.StartWorker(context.Background(), topology.DeliveryFunction, app.DeliveryWorker, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	fn, err := app.NewWorkerFunction(context.Background(), topology.LifecycleFunction, log)
+	fn, err := app.StartWorker(context.Background(), topology.LifecycleFunction, app.LifecycleWorker, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

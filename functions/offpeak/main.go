@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	fn, err := app.NewScheduledFunction(context.Background(), topology.OffpeakFunction, log)
+	fn, err := app.StartScheduled(context.Background(), topology.OffpeakFunction, app.Offpeak, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

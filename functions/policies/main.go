@@ -16,7 +16,7 @@ import (
 
 func main() {
 	log := slog.New(lambdacontext.NewLogHandler())
-	h, err := app.NewHTTPFunction(context.Background(), topology.PoliciesFunction, log)
+	h, err := app.StartHTTP(context.Background(), topology.PoliciesFunction, app.PoliciesHTTP, log)
 	if err != nil {
 		log.Error("start-up failed", "error", err)
 		os.Exit(1)

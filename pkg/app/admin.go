@@ -34,7 +34,7 @@ func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *au
 		Store:   store,
 		Stats:   chatdata.NewDayStatsReader(d.DB, d.Config.Table(topology.ChatTable)),
 		Intents: lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)),
-		Purger:  botPurge(d),
+		Purger:  purgeKick{queue: d.SQS, queueURL: lifecycleQueue(d)},
 		Secrets: integrationSealer(d),
 		Auth:    authn, Clock: d.Clock, Log: d.Log,
 	}

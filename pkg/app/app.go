@@ -156,27 +156,60 @@ func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 	}
 }
 
-// HTTPHandler assembles the handler of an HTTP function.
+// HTTPHandler assembles the handler of the named HTTP function: what the
+// local runner and the route tests use. A Lambda main calls its own
+// builder through Start* instead, so its binary links only that function's
+// code.
 func HTTPHandler(name string, d Deps) (http.Handler, error) {
-	pages := cursor.New(d.Config.SigningKey)
-	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages)
-	authn := auth.New(adminStore)
-	rt := httpapi.NewRouter(d.Log)
 	switch name {
 	case topology.AdminFunction:
-		registerAdmin(rt, d, adminStore, authn)
+		return AdminHTTP(d)
 	case topology.ChatFunction:
-		store, dir, out := chatParts(d, adminStore, pages)
-		chat.NewAPI(store, auth.New(dir), d.Clock, out).Register(rt)
+		return ChatHTTP(d)
 	case topology.DeletionsFunction:
-		if err := registerDeletions(rt, d, adminStore, authn, pages); err != nil {
-			return nil, err
-		}
+		return DeletionsHTTP(d)
 	case topology.PoliciesFunction:
-		registerPolicies(rt, d, adminStore, authn, pages)
-	default:
-		return nil, fmt.Errorf("no HTTP function named %q", name)
+		return PoliciesHTTP(d)
 	}
+	return nil, fmt.Errorf("no HTTP function named %q", name)
+}
+
+// httpBase is what every HTTP function starts from: page tokens, the admin
+// store (tokens, memberships), the authenticator and a router.
+func httpBase(d Deps) (*cursor.Codec, *admindata.Store, *auth.Authenticator, *httpapi.Router) {
+	pages := cursor.New(d.Config.SigningKey)
+	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages)
+	return pages, adminStore, auth.New(adminStore), httpapi.NewRouter(d.Log)
+}
+
+// AdminHTTP builds the admin function's handler.
+func AdminHTTP(d Deps) (http.Handler, error) {
+	_, adminStore, authn, rt := httpBase(d)
+	registerAdmin(rt, d, adminStore, authn)
+	return rt, nil
+}
+
+// ChatHTTP builds the chat function's handler.
+func ChatHTTP(d Deps) (http.Handler, error) {
+	pages, adminStore, _, rt := httpBase(d)
+	store, dir, out := chatParts(d, adminStore, pages)
+	chat.NewAPI(store, auth.New(dir), d.Clock, out).Register(rt)
+	return rt, nil
+}
+
+// DeletionsHTTP builds the deletion jobs function's handler.
+func DeletionsHTTP(d Deps) (http.Handler, error) {
+	pages, adminStore, authn, rt := httpBase(d)
+	if err := registerDeletions(rt, d, adminStore, authn, pages); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// PoliciesHTTP builds the retention policies function's handler.
+func PoliciesHTTP(d Deps) (http.Handler, error) {
+	pages, adminStore, authn, rt := httpBase(d)
+	registerPolicies(rt, d, adminStore, authn, pages)
 	return rt, nil
 }
 
@@ -197,31 +230,47 @@ func coldStart(ctx context.Context, name string, log *slog.Logger) (Deps, error)
 	return NewDeps(awsCfg, cfg, log), nil
 }
 
-// NewHTTPFunction is what an HTTP function's main calls at cold start.
+// StartHTTP is what an HTTP function's main calls at cold start, with its
+// own builder (AdminHTTP, ChatHTTP …): nothing else is linked in.
+func StartHTTP(ctx context.Context, name string, build func(Deps) (http.Handler, error), log *slog.Logger) (http.Handler, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return build(d)
+}
+
+// StartWorker is what a queue worker's main calls at cold start.
+func StartWorker(ctx context.Context, name string, build func(Deps) (WorkerFunc, error), log *slog.Logger) (WorkerFunc, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return build(d)
+}
+
+// StartScheduled is what a scheduled function's main calls at cold start.
+func StartScheduled(ctx context.Context, name string, build func(Deps) (ScheduledFunc, error), log *slog.Logger) (ScheduledFunc, error) {
+	d, err := coldStart(ctx, name, log)
+	if err != nil {
+		return nil, err
+	}
+	return build(d)
+}
+
+// NewHTTPFunction starts the named HTTP function through HTTPHandler, which
+// links every function's code.
+//
+// Deprecated: mains call StartHTTP with their own builder.
 func NewHTTPFunction(ctx context.Context, name string, log *slog.Logger) (http.Handler, error) {
-	d, err := coldStart(ctx, name, log)
-	if err != nil {
-		return nil, err
-	}
-	return HTTPHandler(name, d)
+	return StartHTTP(ctx, name, func(d Deps) (http.Handler, error) { return HTTPHandler(name, d) }, log)
 }
 
-// NewWorkerFunction is what a queue worker's main calls at cold start.
+// NewWorkerFunction starts the named worker through Worker.
+//
+// Deprecated: mains call StartWorker with their own builder.
 func NewWorkerFunction(ctx context.Context, name string, log *slog.Logger) (WorkerFunc, error) {
-	d, err := coldStart(ctx, name, log)
-	if err != nil {
-		return nil, err
-	}
-	return Worker(name, d)
-}
-
-// NewScheduledFunction is what a scheduled function's main calls at cold start.
-func NewScheduledFunction(ctx context.Context, name string, log *slog.Logger) (ScheduledFunc, error) {
-	d, err := coldStart(ctx, name, log)
-	if err != nil {
-		return nil, err
-	}
-	return Scheduled(name, d)
+	return StartWorker(ctx, name, func(d Deps) (WorkerFunc, error) { return Worker(name, d) }, log)
 }
 
 // WorkerFunc is the Lambda handler of a queue worker: it reports failed
@@ -235,9 +284,9 @@ type ScheduledFunc func(context.Context, events.EventBridgeEvent) error
 func Worker(name string, d Deps) (WorkerFunc, error) {
 	switch name {
 	case topology.LifecycleFunction:
-		return lifecycleWorker(d)
+		return LifecycleWorker(d)
 	case topology.DeliveryFunction:
-		return deliveryWorker(d)
+		return DeliveryWorker(d)
 	}
 	return nil, fmt.Errorf("no worker function named %q", name)
 }
@@ -246,7 +295,7 @@ func Worker(name string, d Deps) (WorkerFunc, error) {
 func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 	switch name {
 	case topology.OffpeakFunction:
-		return offpeak(d)
+		return Offpeak(d)
 	}
 	return nil, fmt.Errorf("no scheduled function named %q", name)
 }
@@ -266,8 +315,9 @@ func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatd
 	}
 }
 
-// deliveryWorker runs delivery jobs one by one, reporting the failed ones.
-func deliveryWorker(d Deps) (WorkerFunc, error) {
+// DeliveryWorker builds the delivery worker: it runs delivery jobs one by
+// one, reporting the failed ones.
+func DeliveryWorker(d Deps) (WorkerFunc, error) {
 	pages := cursor.New(d.Config.SigningKey)
 	store, _, out := chatParts(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
 	w := chat.NewWorker(store, botRecords{db: d.DB, table: d.Config.Table(topology.AdminTable)}, out.Dispatch, out.Hook, d.Log)

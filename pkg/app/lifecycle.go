@@ -67,6 +67,17 @@ func botPurge(d Deps) *lifecycle.BotPurge {
 	return lifecycle.NewBotPurge(catalogue(d), d.SQS, lifecycleQueue(d), outbox(d), d.Log)
 }
 
+// purgeKick starts a deleted bot's purge from the admin function: one work
+// item on the lifecycle queue (the purge intent covers a failed send).
+type purgeKick struct {
+	queue    lifecycle.Queue
+	queueURL string
+}
+
+func (p purgeKick) PurgeBot(ctx context.Context, _, botID string) error {
+	return lifecycle.QueuePurge(ctx, p.queue, p.queueURL, botID)
+}
+
 // conversations is the catalogue's conversation kind, which deletion jobs
 // act on.
 func conversations(d Deps) lifecycle.UserKind {
@@ -90,7 +101,8 @@ func finisher(d Deps) (*deletion.Finisher, error) {
 	return deletion.NewFinisher(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Clock, proof, retention, d.Log), nil
 }
 
-func lifecycleWorker(d Deps) (WorkerFunc, error) {
+// LifecycleWorker builds the lifecycle queue's worker.
+func LifecycleWorker(d Deps) (WorkerFunc, error) {
 	f, err := finisher(d)
 	if err != nil {
 		return nil, err
@@ -105,7 +117,8 @@ func lifecycleWorker(d Deps) (WorkerFunc, error) {
 	return w.Handle, nil
 }
 
-func offpeak(d Deps) (ScheduledFunc, error) {
+// Offpeak builds the off-peak window's scheduled function.
+func Offpeak(d Deps) (ScheduledFunc, error) {
 	f, err := finisher(d)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package artefact
 
 import (
 	"encoding/json"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -251,5 +252,62 @@ func TestMissingEnvironmentFailsInit(t *testing.T) {
 				t.Errorf("invocation after a failed init answered %d %s, want 502", inv.Status, inv.Body)
 			}
 		})
+	}
+}
+
+// linked lists, per function, the feature packages whose code its binary
+// may hold: its own. The wiring is per function (each main calls its own
+// builder), so the linker drops every other function's code.
+var linked = map[string][]string{
+	topology.AdminFunction:     {"admin", "botkey"},
+	topology.ChatFunction:      {"chat"},
+	topology.DeletionsFunction: {"deletion", "botkey"},
+	topology.PoliciesFunction:  {"policy", "retention"},
+	topology.DeliveryFunction:  {"chat"},
+	topology.LifecycleFunction: {"deletion", "retention"},
+	topology.OffpeakFunction:   {"deletion", "retention"},
+}
+
+var featurePackages = []string{"admin", "botkey", "chat", "deletion", "files", "policy", "retention", "tables"}
+
+// Each binary links the code of its own function only: the chat function
+// holds no deletion, retention or policy code, and so on. Read from the
+// binaries' symbol tables (go tool nm): functions of a package, not its
+// package-level variables' initialisation.
+func TestEachBinaryLinksOnlyItsFunction(t *testing.T) {
+	r := setup(t)
+	for _, fn := range r.topo.Functions {
+		allowed, ok := linked[fn.Name]
+		if !ok {
+			t.Errorf("%s: say which feature packages it may link", fn.Name)
+			continue
+		}
+		out, err := exec.Command("go", "tool", "nm", r.bootstrap[fn.Name]).Output()
+		if err != nil {
+			t.Fatalf("go tool nm %s: %v", fn.Name, err)
+		}
+		found := map[string]int{}
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 || f[1] != "T" {
+				continue
+			}
+			for _, p := range featurePackages {
+				sym := f[2]
+				if strings.HasPrefix(sym, "github.com/parley-dev/parley/pkg/"+p+".") && !strings.HasPrefix(sym, "github.com/parley-dev/parley/pkg/"+p+".init") {
+					found[p]++
+				}
+			}
+		}
+		for p, n := range found {
+			if !slices.Contains(allowed, p) {
+				t.Errorf("%s links %d functions of pkg/%s", fn.Name, n, p)
+			}
+		}
+		for _, p := range allowed {
+			if found[p] == 0 && p != "botkey" {
+				t.Errorf("%s links nothing of its own pkg/%s: is the check reading the right binary?", fn.Name, p)
+			}
+		}
 	}
 }

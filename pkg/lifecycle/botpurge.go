@@ -48,7 +48,13 @@ type purgeWork struct {
 // intent, written with its deletion, makes the off-peak window queue it
 // again if this send fails.
 func (b *BotPurge) PurgeBot(ctx context.Context, _, botID string) error {
-	return Enqueue(ctx, b.queue, b.queueURL, PurgeBotKind, []any{purgeWork{BotID: botID}})
+	return QueuePurge(ctx, b.queue, b.queueURL, botID)
+}
+
+// QueuePurge sends the first work item of a bot's purge: what a function
+// that deletes bots needs of the purge, without the catalogue.
+func QueuePurge(ctx context.Context, q Queue, queueURL, botID string) error {
+	return Enqueue(ctx, q, queueURL, PurgeBotKind, []any{purgeWork{BotID: botID}})
 }
 
 // Handle purges up to purgeStep items of each kind from where the item
