@@ -46,6 +46,9 @@ const (
 	// EnvSealingSecretARN names the sealing keyring's secret, for the
 	// functions that seal (topology.Function.Seals).
 	EnvSealingSecretARN = "SEALING_SECRET_ARN"
+	// EnvReceiptSecretARN names the receipt signing key's secret, for the
+	// functions that sign receipts (topology.Function.SignsReceipts).
+	EnvReceiptSecretARN = "RECEIPT_SIGNING_KEY_ARN"
 )
 
 // Props configures NewStack.
@@ -75,6 +78,8 @@ type Stack struct {
 	// secrets, bot API keys): a plain value (key "k1") or the JSON keyring
 	// {"current":…,"keys":{…}} an operator writes to rotate.
 	SealingSecret awssecretsmanager.Secret
+	// ReceiptSecret holds what the receipt signing key derives from.
+	ReceiptSecret awssecretsmanager.Secret
 	// AlarmTopic receives every alarm; subscribe to it to be told.
 	AlarmTopic awssns.Topic
 	API        awsapigatewayv2.HttpApi
@@ -299,6 +304,15 @@ func (b *builder) secret() {
 		RemovalPolicy: b.removal(),
 	})
 	output(b.scope(), "SealingSecretArn", b.s.SealingSecret.SecretArn())
+	b.s.ReceiptSecret = awssecretsmanager.NewSecret(b.scope(), jsii.String("ReceiptSigningSecret"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Parley " + b.stage.Name + ": secret the Ed25519 receipt signing key derives from"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: b.removal(),
+	})
+	output(b.scope(), "ReceiptSigningSecretArn", b.s.ReceiptSecret.SecretArn())
 }
 
 func (b *builder) function(f topology.Function) {
@@ -365,6 +379,9 @@ func (b *builder) function(f topology.Function) {
 	}
 	if f.Seals {
 		b.s.SealingSecret.GrantRead(fn, nil)
+	}
+	if f.SignsReceipts {
+		b.s.ReceiptSecret.GrantRead(fn, nil)
 	}
 	for _, q := range b.topo.Queues {
 		if q.Consumer != f.Name {
@@ -453,6 +470,9 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 	}
 	if f.Seals {
 		env[EnvSealingSecretARN] = b.s.SealingSecret.SecretArn()
+	}
+	if f.SignsReceipts {
+		env[EnvReceiptSecretARN] = b.s.ReceiptSecret.SecretArn()
 	}
 	for k, v := range b.stage.Quotas {
 		env[topology.EnvVar("quota", k)] = jsii.String(v)

@@ -84,7 +84,7 @@ func (s synthesized) assertCounts(t *testing.T) {
 		"AWS::Logs::LogGroup":                   len(s.topo.Functions) + 1,
 		"AWS::CloudWatch::Alarm":                len(s.topo.Functions) + dlqs,
 		"AWS::SNS::Topic":                       1,
-		"AWS::SecretsManager::Secret":           2,
+		"AWS::SecretsManager::Secret":           3,
 		"AWS::ApiGatewayV2::Api":                1,
 		"AWS::ApiGatewayV2::Stage":              1,
 		"AWS::ApiGatewayV2::Route":              len(s.topo.Routes),

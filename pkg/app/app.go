@@ -31,6 +31,7 @@ import (
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/httpapi"
+	"github.com/parley-dev/parley/pkg/receipt"
 	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/topology"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	// Sealing is the keyring sealing stored secrets (functions whose
 	// topology says Seals; nil elsewhere).
 	Sealing *seal.Keyring
+	// Receipts signs receipts (functions that sign them).
+	Receipts receipt.Signer
 	// Settings are the function's non-resource settings (topology defaults
 	// overridden by the environment).
 	Settings map[string]string
@@ -109,6 +112,24 @@ func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) s
 		cfg.Sealing = k
 	case fn.Seals:
 		missing = append(missing, "SEALING_SECRET or SEALING_SECRET_ARN")
+	}
+	receiptKey, receiptARN := getenv("RECEIPT_SIGNING_KEY"), getenv("RECEIPT_SIGNING_KEY_ARN")
+	if receiptKey == "" && receiptARN != "" {
+		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &receiptARN})
+		if err != nil {
+			return cfg, fmt.Errorf("read receipt signing secret %s: %w", receiptARN, err)
+		}
+		receiptKey = aws.ToString(out.SecretString)
+	}
+	switch {
+	case receiptKey != "":
+		signer, err := receipt.NewSigner([]byte(receiptKey))
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", fn.Name, err)
+		}
+		cfg.Receipts = signer
+	case fn.SignsReceipts:
+		missing = append(missing, "RECEIPT_SIGNING_KEY or RECEIPT_SIGNING_KEY_ARN")
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)

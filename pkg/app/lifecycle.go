@@ -88,6 +88,22 @@ func conversations(d Deps) lifecycle.UserKind {
 	return k
 }
 
+// receipts writes receipt pages and signs summaries in the lifecycle table.
+func receipts(d Deps) receiptBook {
+	store := lifecycledata.NewReceiptStore(d.DB, d.Config.Table(topology.LifecycleTable), cursor.New(d.Config.SigningKey))
+	return receiptBook{ReceiptStore: store, ReceiptIssuer: lifecycle.ReceiptIssuer{Store: store, Signer: d.Config.Receipts, Clock: d.Clock}}
+}
+
+// receiptBook is both sides of receipts: pages and signed summaries.
+type receiptBook struct {
+	*lifecycledata.ReceiptStore
+	lifecycle.ReceiptIssuer
+}
+
+func holds(d Deps) *lifecycledata.HoldStore {
+	return lifecycledata.NewHoldStore(d.DB, d.Config.Table(topology.LifecycleTable))
+}
+
 func finisher(d Deps) (*deletion.Finisher, error) {
 	retention, err := duration(d, "JOB_RETENTION")
 	if err != nil {
@@ -95,7 +111,7 @@ func finisher(d Deps) (*deletion.Finisher, error) {
 	}
 	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	proof := &deletion.Proof{
-		Audit: adminStore, Owners: adminStore,
+		Audit: adminStore, Owners: adminStore, Receipts: receipts(d),
 		Events: d.Events, Bus: d.Config.Setting("EVENT_BUS"), Mail: d.Mail, Sender: d.Config.Setting("SES_SENDER"),
 	}
 	return deletion.NewFinisher(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), d.Clock, proof, retention, d.Log), nil
@@ -107,7 +123,7 @@ func LifecycleWorker(d Deps) (WorkerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), d.Clock, f, d.Log)
+	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), holds(d), receipts(d), d.Clock, f, d.Log)
 	w := lifecycle.NewWorker(map[string]lifecycle.Handler{
 		deletion.WorkKind:      jobs.Handle,
 		lifecycle.PurgeBotKind: botPurge(d).Handle,
@@ -127,7 +143,7 @@ func Offpeak(d Deps) (ScheduledFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := deletion.NewWindow(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d),
+	w := deletion.NewWindow(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), receipts(d),
 		d.SQS, d.Config.Env[topology.EnvVar("queue", topology.LifecycleQueue)], d.Config.Env[topology.EnvVar("queue", topology.LifecycleDLQ)],
 		d.Clock, length, f, d.Log)
 	sweep, err := retentionSweep(d)

@@ -28,7 +28,7 @@ func retentionOf(d Deps, adminStore *admindata.Store, pages *cursor.Codec) reten
 	return retentionParts{
 		policies: lifecycledata.NewPolicyStore(d.DB, lc, pages),
 		finder:   retention.NewFinder(catalogue(d), adminStore),
-		runs:     retention.NewRuns(d.DB, lc, pages, adminStore, d.Clock, d.Log),
+		runs:     retention.NewRuns(d.DB, lc, pages, adminStore, receipts(d), d.Clock, d.Log),
 	}
 }
 
@@ -41,7 +41,7 @@ func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admindata.Store, a
 func retentionWorker(d Deps) lifecycle.Handler {
 	pages := cursor.New(d.Config.SigningKey)
 	r := retentionOf(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
-	return retention.NewWorker(r.runs, catalogue(d), r.policies, d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Handle
+	return retention.NewWorker(r.runs, catalogue(d), r.policies, holds(d), d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Handle
 }
 
 func retentionSweep(d Deps) (*retention.Sweep, error) {

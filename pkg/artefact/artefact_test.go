@@ -233,6 +233,10 @@ func TestMissingEnvironmentFailsInit(t *testing.T) {
 				delete(env, "SEALING_SECRET_ARN")
 				missing = append(missing, "SEALING_SECRET or SEALING_SECRET_ARN")
 			}
+			if fn.SignsReceipts {
+				delete(env, "RECEIPT_SIGNING_KEY_ARN")
+				missing = append(missing, "RECEIPT_SIGNING_KEY or RECEIPT_SIGNING_KEY_ARN")
+			}
 			sort.Strings(missing)
 			f := r.start(t, fn.Name, env)
 			payload := []byte(`{}`)

@@ -39,6 +39,7 @@ type rig struct {
 	resources  map[string]string // TABLE_…, BUCKET_…, QUEUE_… (queues by URL)
 	secretARN  string
 	sealingARN string
+	receiptARN string
 	pat        string
 	rie        string
 	bootstrap  map[string]string
@@ -121,6 +122,12 @@ func newRig() (*rig, string, error) {
 		return nil, "", fmt.Errorf("create sealing secret: %w", err)
 	}
 	r.sealingARN = aws.ToString(ring.ARN)
+	rk, err := secretsmanager.NewFromConfig(awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("parley-" + r.stage + "-receipts"), SecretString: aws.String("rie-receipt-signing-secret-0123456789")})
+	if err != nil {
+		return nil, "", fmt.Errorf("create receipt signing secret: %w", err)
+	}
+	r.receiptARN = aws.ToString(rk.ARN)
 	var all []topology.TableAccess
 	for _, tb := range r.topo.Tables {
 		all = append(all, topology.WritesTable(tb.Name))
@@ -202,6 +209,9 @@ func (r *rig) Environment(fn topology.Function) map[string]string {
 	}
 	if fn.Seals {
 		env["SEALING_SECRET_ARN"] = r.sealingARN
+	}
+	if fn.SignsReceipts {
+		env["RECEIPT_SIGNING_KEY_ARN"] = r.receiptARN
 	}
 	return env
 }

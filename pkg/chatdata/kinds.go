@@ -133,6 +133,23 @@ func (k kindBase) count(ctx context.Context, pk, skPrefix string) (int, error) {
 	return n, err
 }
 
+// partitionFacts counts a conversation's partition and lists its
+// participants, from keys-only Query pages (as many calls as a count).
+func (k kindBase) partitionFacts(ctx context.Context, bot, conv string) (int, []string, error) {
+	n := 0
+	var users []string
+	err := k.eachPage(ctx, keysOnly(expression.Key(ds.PK).Equal(expression.Value(convPK(bot, conv)))), func(out *dynamodb.QueryOutput) (bool, error) {
+		n += len(out.Items)
+		for _, it := range out.Items {
+			if u, ok := strings.CutPrefix(ds.String(it, ds.SK), "PART#"); ok {
+				users = append(users, u)
+			}
+		}
+		return true, nil
+	})
+	return n, users, err
+}
+
 // purgePrefix erases up to max of a bot partition's items whose sort key
 // begins with prefix, calling also (when set) with each page first.
 func (k kindBase) purgePrefix(ctx context.Context, bot, prefix string, max int, also func([]map[string]types.AttributeValue) error, extra ...string) (bool, error) {
@@ -285,11 +302,11 @@ func (k *ConversationKind) Inspect(ctx context.Context, bot string, ids []string
 	for _, it := range items {
 		conv := strings.TrimPrefix(ds.String(it, ds.SK), "CONV#")
 		f := convFacts(it)
-		n, err := k.count(ctx, convPK(bot, conv), "")
+		n, users, err := k.partitionFacts(ctx, bot, conv)
 		if err != nil {
 			return nil, err
 		}
-		f.Records = 1 + n
+		f.Records, f.Users = 1+n, users
 		out[conv] = f
 	}
 	return out, nil
@@ -661,7 +678,7 @@ func (k *UserKind) Inspect(ctx context.Context, bot string, ids []string) (map[s
 		out[u] = lifecycle.Facts{
 			Found: true, CreatedAt: parseTime(ds.String(it, "createdAt")), UpdatedAt: parseTime(ds.String(it, "updatedAt")),
 			Tags: tagsOf(it), Attrs: map[string]string{"integration": ds.String(it, "integrationName")},
-			Records: 1 + n, Secondary: ds.String(it, ClaimAttribute),
+			Records: 1 + n, Secondary: ds.String(it, ClaimAttribute), Users: []string{u},
 		}
 	}
 	return out, nil

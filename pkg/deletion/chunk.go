@@ -33,6 +33,7 @@ const (
 type Work struct {
 	JobID           string   `json:"jobId"`
 	BotID           string   `json:"botId"`
+	WorkspaceID     string   `json:"workspaceId"`
 	Chunk           int      `json:"chunk"`
 	ConversationIDs []string `json:"conversationIds"`
 	// WindowEnd is when the off-peak window that queued it closes; work
@@ -43,18 +44,30 @@ type Work struct {
 // Worker deletes the conversations of deletion chunks through the shared
 // chunk pipeline, on the catalogue's conversation kind.
 type Worker struct {
-	store   *Store
-	kind    lifecycle.ItemKind
-	clock   clock.Clock
-	finish  *Finisher
-	retries int
-	log     *slog.Logger
+	store    *Store
+	kind     lifecycle.ItemKind
+	holds    Holds
+	receipts Receipts
+	clock    clock.Clock
+	finish   *Finisher
+	retries  int
+	log      *slog.Logger
 }
 
 // NewWorker returns the chunk worker; conversations is the catalogue's
 // conversation kind.
-func NewWorker(store *Store, conversations lifecycle.ItemKind, c clock.Clock, finish *Finisher, log *slog.Logger) *Worker {
-	return &Worker{store: store, kind: conversations, clock: c, finish: finish, retries: MaxRetries, log: log}
+func NewWorker(store *Store, conversations lifecycle.ItemKind, holds Holds, receipts Receipts, c clock.Clock, finish *Finisher, log *slog.Logger) *Worker {
+	return &Worker{store: store, kind: conversations, holds: holds, receipts: receipts, clock: c, finish: finish, retries: MaxRetries, log: log}
+}
+
+// Holds answers a workspace's active legal holds.
+type Holds interface {
+	Active(ctx context.Context, ws string) ([]lifecycledata.Hold, error)
+}
+
+// Receipts writes a job's receipt pages.
+type Receipts interface {
+	ItemsPut(receiptID, workspaceID, part string, items []lifecycledata.Disposition) types.TransactWriteItem
 }
 
 // Handle is the lifecycle handler for WorkKind items.
@@ -66,11 +79,17 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, receives int)
 	if end, err := clock.Parse(work.WindowEnd); err == nil && w.clock.Now().After(end) {
 		return nil // the window closed: the chunk stays pending for the next one
 	}
-	return w.pipeline().Run(ctx, w.chunk(work), w.settlement(work))
+	holds, err := w.holds.Active(ctx, work.WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("legal holds: %w", err)
+	}
+	s := w.settlement(work)
+	s.holds = holds
+	return w.pipeline().Run(ctx, w.chunk(work), s)
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {
-	return lifecycle.Pipeline{Chunks: w.store.chunkBook(), Retries: w.retries, Log: w.log}
+	return lifecycle.Pipeline{Chunks: w.store.chunkBook(), Retries: w.retries, Clock: w.clock, Log: w.log}
 }
 
 func (w *Worker) chunk(work Work) lifecycle.Chunk {
@@ -81,18 +100,29 @@ func (w *Worker) settlement(work Work) jobChunk { return jobChunk{w: w, work: wo
 
 // jobChunk is a deletion job's side of a chunk.
 type jobChunk struct {
-	w    *Worker
-	work Work
+	w     *Worker
+	work  Work
+	holds []lifecycledata.Hold
 }
 
-func (c jobChunk) Decide(_ string, f lifecycle.Facts, found bool) lifecycle.Outcome {
-	switch {
-	case !found:
+func (c jobChunk) Decide(id string, f lifecycle.Facts, found bool) lifecycle.Outcome {
+	if !found {
 		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipNotFound}
-	case f.Held:
-		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold}
+	}
+	if f.Held {
+		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold, Hold: "tag:" + LegalHoldTag}
+	}
+	for _, h := range c.holds {
+		if h.Covers(c.work.BotID, lifecycle.KindConversation, id, f.Users, f.Tags) {
+			return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold, Hold: h.ID}
+		}
 	}
 	return lifecycle.Outcome{Action: lifecycle.ActDelete, Facts: f}
+}
+
+// Record writes the chunk's page of the job's receipt.
+func (c jobChunk) Record(items []lifecycledata.Disposition) types.TransactWriteItem {
+	return c.w.receipts.ItemsPut(c.work.JobID, c.work.WorkspaceID, fmt.Sprintf("%05d", c.work.Chunk), items)
 }
 
 func (c jobChunk) Tally(plan map[string]lifecycle.Outcome, failing bool, _ string) []types.TransactWriteItem {

@@ -122,6 +122,11 @@ func (f *Finisher) RetryProofs(ctx context.Context) error {
 	return nil
 }
 
+// Issuer signs a finished job's receipt over its pages.
+type Issuer interface {
+	Issue(ctx context.Context, receiptID, workspaceID, typ string, fields map[string]any) error
+}
+
 // Owners finds who is told of a finished job.
 type Owners interface {
 	OwnerEmail(ctx context.Context, workspaceID string) (string, error)
@@ -131,12 +136,13 @@ type Owners interface {
 // workspace, a DeletionJobCompleted event on the event bus and, when a
 // sender is configured, an email to the workspace owner.
 type Proof struct {
-	Audit  audit.Trail
-	Owners Owners
-	Events *eventbridge.Client
-	Bus    string
-	Mail   *sesv2.Client
-	Sender string
+	Audit    audit.Trail
+	Owners   Owners
+	Receipts Issuer
+	Events   *eventbridge.Client
+	Bus      string
+	Mail     *sesv2.Client
+	Sender   string
 }
 
 // JobFinished implements Notifier. Each part is idempotent or harmless to
@@ -144,6 +150,13 @@ type Proof struct {
 func (p *Proof) JobFinished(ctx context.Context, j Job) error {
 	finished, _ := clock.Parse(*j.CompletedAt)
 	counts, _ := json.Marshal(j.Result)
+	if err := p.Receipts.Issue(ctx, j.JobID, j.WorkspaceID, "deletionJob", map[string]any{
+		"botId": j.BotID, "status": j.Status, "requestType": j.RequestType, "submittedAt": j.SubmittedAt, "completedAt": *j.CompletedAt,
+		"totalConversations": j.Result.TotalConversations, "deletedCount": j.Result.DeletedCount, "skippedCount": j.Result.SkippedCount,
+		"failedCount": j.Result.FailedCount, "deletedRecords": j.Result.DeletedRecords, "skippedReasons": j.SkippedReasons,
+	}); err != nil {
+		return fmt.Errorf("receipt: %w", err)
+	}
 	rec := audit.New(j.WorkspaceID, j.SubmittedBy, audit.DeletionJob(j.Status), j.JobID, "conversation deletion job", finished)
 	rec.ID = audit.IDFor(finished, j.JobID)
 	rec.Value = string(counts)

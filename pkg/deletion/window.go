@@ -24,6 +24,7 @@ import (
 type Window struct {
 	store    *Store
 	convs    lifecycle.UserKind
+	receipts Receipts
 	queue    lifecycle.Queue
 	queueURL string
 	dlqURL   string
@@ -45,8 +46,8 @@ func (w *Window) SettleAlso(kind string, settle func(context.Context, lifecycle.
 }
 
 // NewWindow returns the deletion part of the off-peak handler.
-func NewWindow(store *Store, conversations lifecycle.UserKind, q lifecycle.Queue, queueURL, dlqURL string, c clock.Clock, length time.Duration, f *Finisher, log *slog.Logger) *Window {
-	return &Window{store: store, convs: conversations, queue: q, queueURL: queueURL, dlqURL: dlqURL, clock: c, length: length, finish: f, log: log}
+func NewWindow(store *Store, conversations lifecycle.UserKind, receipts Receipts, q lifecycle.Queue, queueURL, dlqURL string, c clock.Clock, length time.Duration, f *Finisher, log *slog.Logger) *Window {
+	return &Window{store: store, convs: conversations, receipts: receipts, queue: q, queueURL: queueURL, dlqURL: dlqURL, clock: c, length: length, finish: f, log: log}
 }
 
 // Open runs the window's deletion work. Errors of one job don't stop others.
@@ -86,7 +87,7 @@ func (w *Window) settleDeadLetter(ctx context.Context, it lifecycle.Item) error 
 	if err := json.Unmarshal(it.Body, &work); err != nil {
 		return nil // unreadable: nothing to attribute it to
 	}
-	jobs := &Worker{store: w.store, clock: w.clock, finish: w.finish, retries: MaxRetries, log: w.log}
+	jobs := &Worker{store: w.store, receipts: w.receipts, clock: w.clock, finish: w.finish, retries: MaxRetries, log: w.log}
 	return jobs.pipeline().FailDeadLetter(ctx, jobs.chunk(work), jobs.settlement(work), "dead-lettered: the work item failed on every delivery")
 }
 
@@ -108,7 +109,7 @@ func (w *Window) start(ctx context.Context, j Job, windowEnd time.Time) error {
 	var work []any
 	for _, c := range chunks {
 		if c.Status == chunkPending || c.Status == chunkInProgress {
-			work = append(work, Work{JobID: j.JobID, BotID: j.BotID, Chunk: c.Number, ConversationIDs: c.ConversationIDs, WindowEnd: clock.Format(windowEnd)})
+			work = append(work, Work{JobID: j.JobID, BotID: j.BotID, WorkspaceID: j.WorkspaceID, Chunk: c.Number, ConversationIDs: c.ConversationIDs, WindowEnd: clock.Format(windowEnd)})
 		}
 	}
 	if err := lifecycle.Enqueue(ctx, w.queue, w.queueURL, WorkKind, work); err != nil {

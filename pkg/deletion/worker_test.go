@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/cursor"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"io"
 	"log/slog"
 	"strings"
@@ -98,8 +100,9 @@ func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
 	store := deletion.NewStore(r.db, env.Env["TABLE_LIFECYCLE"])
 	fin := deletion.NewFinisher(store, r.clock, noProof{}, time.Hour, log)
 	convs := chatdata.NewConversationKind(r.db, env.Env["TABLE_CHAT"])
-	r.window = deletion.NewWindow(store, convs, q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
-	w := deletion.NewWorker(store, convs, r.clock, fin, log)
+	receipts := lifecycledata.NewReceiptStore(r.db, env.Env["TABLE_LIFECYCLE"], cursor.New([]byte("k")))
+	r.window = deletion.NewWindow(store, convs, receipts, q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
+	w := deletion.NewWorker(store, convs, lifecycledata.NewHoldStore(r.db, env.Env["TABLE_LIFECYCLE"]), receipts, r.clock, fin, log)
 	r.worker = lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: w.Handle}, q, r.queueURL, log)
 	return r
 }

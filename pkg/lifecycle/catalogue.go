@@ -37,6 +37,9 @@ type Facts struct {
 	// ("channel", "integration"); Tags are its tags.
 	Attrs map[string]string `json:"-"`
 	Tags  map[string]string `json:"-"`
+	// Users are the chat users the item belongs to: a conversation's
+	// participants, a user itself (legal holds on users reach them).
+	Users []string `json:"-"`
 	// Records counts the stored items erasing it removes: itself and what
 	// lives under it, as found when the plan was made.
 	Records int `json:"n,omitempty"`

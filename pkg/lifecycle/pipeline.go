@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // Actions a chunk takes on an item.
@@ -24,6 +26,8 @@ const (
 type Outcome struct {
 	Action string `json:"a"`
 	Reason string `json:"r,omitempty"`
+	// Hold is the legal hold that kept the item (Reason legalHold).
+	Hold string `json:"h,omitempty"`
 	Facts
 }
 
@@ -58,9 +62,36 @@ type Settlement interface {
 	Export(ctx context.Context, c Chunk, ids []string, facts map[string]Facts, retry bool) error
 	// Retrying is told of every attempt after the first.
 	Retrying(ctx context.Context, attempt int)
+	// Record is the transaction item writing the chunk's page of the job's
+	// or run's receipt: what happened to each item.
+	Record(items []lifecycledata.Disposition) types.TransactWriteItem
 	// Settled runs once the chunk is done or failed (job or run
 	// completion, proof).
 	Settled(ctx context.Context) error
+}
+
+// dispositions turns a chunk's plan into its receipt page.
+func dispositions(c Chunk, plan map[string]Outcome, failing bool, reason string, at string) []lifecycledata.Disposition {
+	out := make([]lifecycledata.Disposition, 0, len(c.IDs))
+	for _, id := range c.IDs {
+		o := plan[id]
+		d := lifecycledata.Disposition{ID: id, BotID: c.BotID, At: at, Records: o.Records}
+		if c.Kind != nil {
+			d.Kind = c.Kind.Name()
+		}
+		switch {
+		case !o.Acts():
+			d.Disposition, d.Reason, d.HoldID, d.Records = lifecycledata.Skipped, o.Reason, o.Hold, 0
+		case failing:
+			d.Disposition, d.Reason, d.Records = lifecycledata.Failed, reason, 0
+		case o.Action == ActArchive:
+			d.Disposition = lifecycledata.Archived
+		default:
+			d.Disposition = lifecycledata.Deleted
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Pipeline runs chunks: plan (fixed on the first attempt), export, erase,
@@ -70,6 +101,7 @@ type Settlement interface {
 type Pipeline struct {
 	Chunks  Chunks
 	Retries int
+	Clock   clock.Clock
 	Log     *slog.Logger
 }
 
@@ -138,6 +170,7 @@ func (p Pipeline) run(ctx context.Context, c Chunk, s Settlement) error {
 		}
 	}
 	items := append([]types.TransactWriteItem{p.Chunks.Done(c.Key)}, s.Tally(stored, false, "")...)
+	items = append(items, s.Record(dispositions(c, stored, false, "", clock.Format(p.Clock.Now()))))
 	for _, id := range acting {
 		items = append(items, c.Kind.Final(c.BotID, id))
 	}
@@ -166,6 +199,7 @@ func (p Pipeline) fail(ctx context.Context, c Chunk, s Settlement, plan map[stri
 	}
 	sort.Strings(ids)
 	items := append([]types.TransactWriteItem{p.Chunks.Fail(c.Key, s.Failures(plan, ids, reason))}, s.Tally(plan, true, reason)...)
+	items = append(items, s.Record(dispositions(c, plan, true, reason, clock.Format(p.Clock.Now()))))
 	if _, err := p.Chunks.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}); err != nil {
 		if Settled(err) {
 			return nil

@@ -6,11 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // chunkDB keeps one chunk's bookkeeping as DynamoDB would: StartAttempt's
@@ -94,6 +97,7 @@ func (k *fakeKind) Sweep(context.Context, string, string, Facts) error { return 
 type tallying struct {
 	deleted, skipped, failed, records, settled int
 	exported                                   []string
+	receipt                                    []lifecycledata.Disposition
 }
 
 func (s *tallying) Decide(_ string, f Facts, found bool) Outcome {
@@ -127,10 +131,14 @@ func (s *tallying) Export(_ context.Context, _ Chunk, ids []string, _ map[string
 	return nil
 }
 func (s *tallying) Retrying(context.Context, int) {}
+func (s *tallying) Record(items []lifecycledata.Disposition) types.TransactWriteItem {
+	s.receipt = append(s.receipt, items...)
+	return types.TransactWriteItem{Put: &types.Put{}}
+}
 func (s *tallying) Settled(context.Context) error { s.settled++; return nil }
 
 func pipelineUnderTest(db *chunkDB) Pipeline {
-	return Pipeline{Chunks: Chunks{DB: db, Table: "lc"}, Retries: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return Pipeline{Chunks: Chunks{DB: db, Table: "lc"}, Retries: 2, Clock: &clock.Fixed{T: time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // The plan of the first attempt stands: a retry that finds the items gone
@@ -161,6 +169,14 @@ func TestPipelinePlanIsFixedOnTheFirstAttempt(t *testing.T) {
 	}
 	if err := p.Run(context.Background(), c, s); err != nil || db.settles != 1 || s.deleted != 1 {
 		t.Fatalf("a redelivery after settling counted again: %v, %d settles", err, db.settles)
+	}
+	// The receipt page lists every item once, as planned.
+	got := map[string]string{}
+	for _, d := range s.receipt {
+		got[d.ID] = d.Disposition + "/" + d.Reason
+	}
+	if len(s.receipt) != 3 || got["a"] != "archived/" || got["b"] != "skipped/legalHold" || got["c"] != "skipped/notFound" {
+		t.Fatalf("receipt %+v", s.receipt)
 	}
 }
 

@@ -131,6 +131,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if env["SEALING_SECRET"] = o.Getenv("SEALING_SECRET"); env["SEALING_SECRET"] == "" {
 		env["SEALING_SECRET"] = LocalSealingSecret
 	}
+	// Receipts must stay verifiable across restarts: a fixed local key
+	// unless RECEIPT_SIGNING_KEY is set. Never use it outside local work.
+	if env["RECEIPT_SIGNING_KEY"] = o.Getenv("RECEIPT_SIGNING_KEY"); env["RECEIPT_SIGNING_KEY"] == "" {
+		env["RECEIPT_SIGNING_KEY"] = LocalReceiptSigningKey
+	}
 	s.Env = env
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
@@ -358,6 +363,10 @@ func (s *Stack) Close() {
 	s.wg.Wait()
 	s.emu.Stop()
 }
+
+// LocalReceiptSigningKey signs receipts under `make run` when
+// RECEIPT_SIGNING_KEY is not set.
+const LocalReceiptSigningKey = "parley-local-receipt-signing-key-not-for-deployments"
 
 // LocalSealingSecret is the sealing keyring of `make run` when
 // SEALING_SECRET is not set: stable across restarts, public, local only.

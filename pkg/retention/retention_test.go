@@ -6,6 +6,7 @@ import (
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
+	"github.com/parley-dev/parley/pkg/receipt"
 	"strings"
 	"testing"
 	"time"
@@ -298,7 +299,15 @@ func TestDuplicateDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := retention.NewRuns(deps.DB, env.Env["TABLE_LIFECYCLE"], pages, adm, deps.Clock, deps.Log)
+	receiptStore := lifecycledata.NewReceiptStore(deps.DB, env.Env["TABLE_LIFECYCLE"], pages)
+	signer, err := receipt.NewSigner([]byte("a test receipt signing secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := retention.NewRuns(deps.DB, env.Env["TABLE_LIFECYCLE"], pages, adm, struct {
+		*lifecycledata.ReceiptStore
+		lifecycle.ReceiptIssuer
+	}{receiptStore, lifecycle.ReceiptIssuer{Store: receiptStore, Signer: signer, Clock: deps.Clock}}, deps.Clock, deps.Log)
 	sweep := retention.NewSweep(policies, retention.NewFinder(kinds, adm), runs, q, *created.QueueUrl, deps.Clock, time.Hour, deps.Log)
 	if err := sweep.Open(ctx, now); err != nil {
 		t.Fatal(err)

@@ -88,19 +88,20 @@ type Run struct {
 // A run's key holds its workspace, so a workspace reads only its own runs,
 // and they stay readable after the policy is deleted.
 type Runs struct {
-	db    ds.Client
-	table string
-	pages *cursor.Codec
-	audit audit.Trail
-	clock clock.Clock
-	log   *slog.Logger
+	db       ds.Client
+	table    string
+	pages    *cursor.Codec
+	audit    audit.Trail
+	receipts Receipts
+	clock    clock.Clock
+	log      *slog.Logger
 	// Retention is how long a finished run stays readable.
 	Retention time.Duration
 }
 
 // NewRuns returns the run store.
-func NewRuns(db ds.Client, table string, pages *cursor.Codec, trail audit.Trail, c clock.Clock, log *slog.Logger) *Runs {
-	return &Runs{db: db, table: table, pages: pages, audit: trail, clock: c, log: log, Retention: 365 * 24 * time.Hour}
+func NewRuns(db ds.Client, table string, pages *cursor.Codec, trail audit.Trail, receipts Receipts, c clock.Clock, log *slog.Logger) *Runs {
+	return &Runs{db: db, table: table, pages: pages, audit: trail, receipts: receipts, clock: c, log: log, Retention: 365 * 24 * time.Hour}
 }
 
 func runKey(ws, pol, run string) map[string]types.AttributeValue {
@@ -349,6 +350,15 @@ func (r *Runs) prove(ctx context.Context, run Run) error {
 		"total": run.TotalCount, "archived": run.ArchivedCount, "deleted": run.DeletedCount, "skipped": run.SkippedCount,
 		"failed": run.FailedCount, "skippedReasons": run.SkippedReasons, "errors": run.Errors,
 	})
+	if err := r.receipts.Issue(ctx, run.ID, run.WorkspaceID, "retentionRun", map[string]any{
+		"policyId": run.PolicyID, "policyName": run.PolicyName, "status": run.Status, "action": run.Config.Action, "resources": run.Config.Resources,
+		"cutoff": run.Cutoff, "startedAt": run.StartedAt, "finishedAt": *run.FinishedAt, "total": run.TotalCount, "archived": run.ArchivedCount,
+		"deleted": run.DeletedCount, "skipped": run.SkippedCount, "failed": run.FailedCount, "skippedReasons": run.SkippedReasons,
+		"erasedRecords": run.ErasedRecords,
+	}); err != nil {
+		r.log.WarnContext(ctx, "policy run receipt failed; the next window retries it", "run", run.ID, "error", err)
+		return nil
+	}
 	rec := audit.New(run.WorkspaceID, "", audit.PolicyRun(run.Status), run.ID, run.PolicyName, finished)
 	rec.ID = audit.IDFor(finished, "audit|"+run.ID)
 	rec.Value = string(counts)

@@ -63,6 +63,7 @@ type Worker struct {
 	runs     *Runs
 	kinds    Kinds
 	policies Policies
+	holds    Holds
 	objects  Objects
 	bucket   string
 	clock    clock.Clock
@@ -75,8 +76,19 @@ type Kinds interface {
 }
 
 // NewWorker returns the chunk worker; archives go to bucket.
-func NewWorker(runs *Runs, kinds Kinds, policies Policies, objects Objects, bucket string, c clock.Clock, log *slog.Logger) *Worker {
-	return &Worker{runs: runs, kinds: kinds, policies: policies, objects: objects, bucket: bucket, clock: c, log: log}
+func NewWorker(runs *Runs, kinds Kinds, policies Policies, holds Holds, objects Objects, bucket string, c clock.Clock, log *slog.Logger) *Worker {
+	return &Worker{runs: runs, kinds: kinds, policies: policies, holds: holds, objects: objects, bucket: bucket, clock: c, log: log}
+}
+
+// Holds answers a workspace's active legal holds.
+type Holds interface {
+	Active(ctx context.Context, ws string) ([]lifecycledata.Hold, error)
+}
+
+// Receipts writes a run's receipt pages and signs its summary.
+type Receipts interface {
+	ItemsPut(receiptID, workspaceID, part string, items []lifecycledata.Disposition) types.TransactWriteItem
+	Issue(ctx context.Context, receiptID, workspaceID, typ string, fields map[string]any) error
 }
 
 // KindOf is the catalogue kind a policy's resources govern: "conversations"
@@ -100,11 +112,17 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, _ int) error 
 	if err != nil {
 		return err
 	}
-	return w.pipeline().Run(ctx, c, w.settlement(work, exists))
+	holds, err := w.holds.Active(ctx, work.WorkspaceID)
+	if err != nil {
+		return fmt.Errorf("legal holds: %w", err)
+	}
+	s := w.settlement(work, exists)
+	s.holds = holds
+	return w.pipeline().Run(ctx, c, s)
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {
-	return lifecycle.Pipeline{Chunks: w.runs.book(), Retries: MaxRetries, Log: w.log}
+	return lifecycle.Pipeline{Chunks: w.runs.book(), Retries: MaxRetries, Clock: w.clock, Log: w.log}
 }
 
 func (w *Worker) chunk(work Work) (lifecycle.Chunk, error) {
@@ -134,16 +152,28 @@ type runChunk struct {
 	work         Work
 	policyExists bool
 	cutoff       time.Time
+	holds        []lifecycledata.Hold
 }
 
-func (c runChunk) Decide(_ string, f lifecycle.Facts, found bool) lifecycle.Outcome {
+// Record writes the chunk's page of the run's receipt.
+func (c runChunk) Record(items []lifecycledata.Disposition) types.TransactWriteItem {
+	return c.w.runs.receipts.ItemsPut(c.work.RunID, c.work.WorkspaceID, fmt.Sprintf("%05d", c.work.Chunk), items)
+}
+
+func (c runChunk) Decide(id string, f lifecycle.Facts, found bool) lifecycle.Outcome {
+	kind := KindOf(c.work.Config.Resources)
+	for _, h := range c.holds {
+		if found && h.Covers(c.work.BotID, kind, id, f.Users, f.Tags) {
+			return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold, Hold: h.ID}
+		}
+	}
 	switch {
 	case !c.policyExists:
 		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipPolicyDeleted}
 	case !found:
 		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipNotFound}
 	case f.Held:
-		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold}
+		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipLegalHold, Hold: "tag:legalHold"}
 	case !stillDue(f, c.work.Config.Basis, c.cutoff):
 		return lifecycle.Outcome{Action: lifecycle.ActSkip, Reason: SkipNotDue}
 	}

@@ -67,7 +67,7 @@ func addLifecycle(t *Topology) {
 			Tables: []TableAccess{WritesTable(LifecycleTable, "gsi1"), WritesTable(AdminTable, "gsi1"),
 				ReadsTable(ChatTable, "gsi1", "gsi2")},
 			SendsTo: []string{LifecycleQueue}, Drains: []string{LifecycleDLQ}, Settings: OffpeakSettings,
-			PutsEvents: true, SendsEmail: true, Timeout: 15 * time.Minute, MemoryMB: 512},
+			PutsEvents: true, SendsEmail: true, SignsReceipts: true, Timeout: 15 * time.Minute, MemoryMB: 512},
 		// Reserved concurrency keeps bulk deletes from starving request traffic.
 		// The worker erases chat data (and a deleted bot's code and medias),
 		// archives to the archive bucket (head, then put), writes proofs'
@@ -78,7 +78,7 @@ func addLifecycle(t *Topology) {
 			Tables: []TableAccess{WritesTable(LifecycleTable), WritesTable(ChatTable, "gsi1", "gsi2"), WritesTable(AdminTable, "gsi1")},
 			Buckets: []BucketAccess{{Bucket: ArchiveBucket, Access: ReadWrite},
 				{Bucket: BotCodeBucket, Access: Read | Delete}},
-			SendsTo: []string{LifecycleQueue}, Settings: OffpeakSettings,
+			SendsTo: []string{LifecycleQueue}, Settings: OffpeakSettings, SignsReceipts: true,
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
 	)
 	t.Schedules = append(t.Schedules, Schedule{

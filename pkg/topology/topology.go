@@ -49,6 +49,10 @@ type Function struct {
 	// secrets, bot API keys) with the sealing keyring, SEALING_SECRET
 	// locally or the Secrets Manager secret SEALING_SECRET_ARN deployed.
 	Seals bool
+	// SignsReceipts: the function signs receipts (Ed25519) with the key
+	// derived from RECEIPT_SIGNING_KEY locally or the Secrets Manager
+	// secret RECEIPT_SIGNING_KEY_ARN deployed.
+	SignsReceipts bool
 	// ReservedConcurrency caps parallel executions (0 = unreserved); workers
 	// that write in bulk use it to protect DynamoDB.
 	ReservedConcurrency int
