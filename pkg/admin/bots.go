@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/parley-dev/parley/pkg/apperr"
@@ -342,6 +343,16 @@ func (a *API) deleteBot(r *http.Request) (httpapi.Response, error) {
 	}
 	p := auth.FromContext(r.Context())
 	botID, now := r.PathValue("id"), a.clock.Now()
+	if a.holds != nil {
+		// Held data outlives the bot's deletion only if the bot does.
+		held, err := a.holds.OnBot(r.Context(), p.WorkspaceID, botID)
+		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if len(held) > 0 {
+			return httpapi.Response{}, apperr.New(apperr.ResourceLockedConflict, "bot %s has data under legal hold (%s): release the holds before deleting it", botID, strings.Join(held, ", "))
+		}
+	}
 	rec := audit.New(p.WorkspaceID, p.AccountID, audit.DeleteBot, botID, "", now)
 	// The purge intent commits with the deletion: the bot's data is erased
 	// even if everything after this transaction fails.

@@ -118,9 +118,16 @@ type Sealer interface {
 	Seal(plain, aad string) (string, error)
 }
 
+// BotHolds answers the active legal holds covering a bot's data.
+type BotHolds interface {
+	OnBot(ctx context.Context, workspaceID, botID string) ([]string, error)
+}
+
 // Deps are the admin API's dependencies.
 type Deps struct {
-	Store   Storage
+	Store Storage
+	// Holds names the legal holds that keep a bot's data (nil: none).
+	Holds   BotHolds
 	Stats   DayStats
 	Intents PurgeIntents
 	Purger  BotDataPurger

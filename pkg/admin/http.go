@@ -21,6 +21,7 @@ type API struct {
 	store   Storage
 	stats   DayStats
 	intents PurgeIntents
+	holds   BotHolds
 	purger  BotDataPurger
 	secrets Sealer
 	mail    Mailer
@@ -35,7 +36,7 @@ func NewAPI(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, purger: d.Purger, secrets: d.Secrets,
+	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, holds: d.Holds, purger: d.Purger, secrets: d.Secrets,
 		mail: d.Mail, auth: d.Auth, clock: d.Clock, log: log}
 }
 

@@ -1,9 +1,11 @@
 package app
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -34,6 +36,7 @@ func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *au
 		Store:   store,
 		Stats:   chatdata.NewDayStatsReader(d.DB, d.Config.Table(topology.ChatTable)),
 		Intents: lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)),
+		Holds:   botHolds{holds(d)},
 		Purger:  purgeKick{queue: d.SQS, queueURL: lifecycleQueue(d)},
 		Secrets: integrationSealer(d),
 		Auth:    authn, Clock: d.Clock, Log: d.Log,
@@ -114,3 +117,23 @@ func (n noSealer) error() error {
 }
 
 var _ sealer = (*seal.Sealer)(nil)
+
+// botHolds answers the legal holds that keep a bot's data: holds naming
+// the bot, holds on users resolved on it, and (conservatively) holds on
+// conversation or user ids that name no bot.
+type botHolds struct{ store *lifecycledata.HoldStore }
+
+func (b botHolds) OnBot(ctx context.Context, ws, bot string) ([]string, error) {
+	active, err := b.store.Active(ctx, ws)
+	var out []string
+	for _, h := range active {
+		onBot := h.BotID == bot || (h.BotID == "" && len(h.ConversationIDs)+len(h.UserIDs) > 0)
+		for _, u := range h.ResolvedUsers {
+			onBot = onBot || strings.HasPrefix(u, bot+"/")
+		}
+		if onBot {
+			out = append(out, h.ID)
+		}
+	}
+	return out, err
+}

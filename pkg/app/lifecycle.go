@@ -13,6 +13,7 @@ import (
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/compliance"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/deletion"
 	"github.com/parley-dev/parley/pkg/httpapi"
@@ -129,6 +130,7 @@ func LifecycleWorker(d Deps) (WorkerFunc, error) {
 		lifecycle.PurgeBotKind: botPurge(d).Handle,
 		lifecycle.EraseKind:    outbox(d).HandleErase,
 		retentionWorkKind:      retentionWorker(d),
+		compliance.RequestKind: dataRequests(d),
 	}, d.SQS, lifecycleQueue(d), d.Log)
 	return w.Handle, nil
 }
@@ -158,7 +160,7 @@ func Offpeak(d Deps) (ScheduledFunc, error) {
 		// Intents left behind by failed kicks go first: a deleted bot's or
 		// conversation's data is erased in the first window after, at worst.
 		_, drainErr := out.Drain(ctx, d.Clock.Now())
-		return errors.Join(drainErr, w.Open(ctx), sweep.Open(ctx, ev.Time))
+		return errors.Join(drainErr, resumeRequests(ctx, d), w.Open(ctx), sweep.Open(ctx, ev.Time))
 	}, nil
 }
 

@@ -74,6 +74,10 @@ const (
 	DeletionRead Permission = "deletion.read"
 	// DeletionWrite: submit conversation deletion jobs.
 	DeletionWrite Permission = "deletion.write"
+	// ComplianceRead: read legal holds, data requests and receipts.
+	ComplianceRead Permission = "compliance.read"
+	// ComplianceWrite: create and release legal holds, submit data requests.
+	ComplianceWrite Permission = "compliance.write"
 )
 
 var (
@@ -111,6 +115,8 @@ var Matrix = map[Permission][]Role{
 	PoliciesWrite:     admins,
 	DeletionRead:      managers,
 	DeletionWrite:     managers,
+	ComplianceRead:    managers,
+	ComplianceWrite:   admins,
 }
 
 // Allows reports whether role holds permission.

@@ -76,7 +76,7 @@ func addLifecycle(t *Topology) {
 			// Purge and retention walk the catalogue: chat kinds list through
 			// chat gsi1/gsi2, admin kinds (issue events, API keys) through admin gsi1.
 			Tables: []TableAccess{WritesTable(LifecycleTable), WritesTable(ChatTable, "gsi1", "gsi2"), WritesTable(AdminTable, "gsi1")},
-			Buckets: []BucketAccess{{Bucket: ArchiveBucket, Access: ReadWrite},
+			Buckets: []BucketAccess{{Bucket: ArchiveBucket, Access: ReadWrite | Delete},
 				{Bucket: BotCodeBucket, Access: Read | Delete}},
 			SendsTo: []string{LifecycleQueue}, Settings: OffpeakSettings, SignsReceipts: true,
 			PutsEvents: true, SendsEmail: true, ReservedConcurrency: 4, Timeout: 5 * time.Minute, MemoryMB: 512},
