@@ -49,7 +49,7 @@ func TestDeleteBotKeepsThePurgeWhenSQSFails(t *testing.T) {
 	d := env.Deps
 	store := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	outbox := lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable))
-	purge := lifecycle.NewBotPurge(nil, downQueue{}, "https://sqs.invalid/q", nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	purge := lifecycle.NewBotPurge(nil, downQueue{}, "https://sqs.invalid/q", nil, nil, clock.System{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	rt := httpapi.NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	admin.NewAPI(admin.Deps{Store: store, Intents: outbox, Purger: purge, Auth: auth.New(store), Clock: clock.System{}}).Register(rt)
 

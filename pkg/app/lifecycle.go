@@ -65,7 +65,7 @@ func outbox(d Deps) *lifecycle.Outbox {
 // botPurge erases a deleted bot's data, every kind of the catalogue,
 // through the lifecycle queue.
 func botPurge(d Deps) *lifecycle.BotPurge {
-	return lifecycle.NewBotPurge(catalogue(d), d.SQS, lifecycleQueue(d), outbox(d), d.Log)
+	return lifecycle.NewBotPurge(catalogue(d), d.SQS, lifecycleQueue(d), outbox(d), receipts(d), d.Clock, d.Log)
 }
 
 // purgeKick starts a deleted bot's purge from the admin function: one work
@@ -75,8 +75,8 @@ type purgeKick struct {
 	queueURL string
 }
 
-func (p purgeKick) PurgeBot(ctx context.Context, _, botID string) error {
-	return lifecycle.QueuePurge(ctx, p.queue, p.queueURL, botID)
+func (p purgeKick) PurgeBot(ctx context.Context, ws, botID string) error {
+	return lifecycle.QueuePurge(ctx, p.queue, p.queueURL, ws, botID)
 }
 
 // conversations is the catalogue's conversation kind, which deletion jobs

@@ -175,4 +175,3 @@ func heldBy(holds []lifecycledata.Hold, bot, kind, itemID string, users []string
 	}
 	return ""
 }
-

@@ -248,6 +248,8 @@ func (w *RequestWorker) Handle(ctx context.Context, body json.RawMessage, _ int)
 	}
 	done := clock.Format(w.Clock.Now())
 	req.Status, req.CompletedAt, req.ReceiptID = lifecycledata.RequestCompleted, &done, req.ID
+	// A finished request keeps digests of the person, never their ids or tags.
+	req.Redact()
 	if err := w.Receipts.Issue(ctx, req.ID, req.WorkspaceID, lifecycle.ReceiptDataRequest, map[string]any{
 		"requestType": req.Type, "status": req.Status, "submittedAt": req.SubmittedAt, "completedAt": done,
 		"subjects": len(subjects), "counts": req.Counts,
@@ -292,7 +294,7 @@ func (w *RequestWorker) resolve(ctx context.Context, req *lifecycledata.DataRequ
 		}
 		for _, u := range users {
 			out = append(out, subject{bot, u})
-			req.Users = append(req.Users, bot+"/"+u)
+			req.Users = append(req.Users, lifecycledata.UserDigest(req.WorkspaceID, bot, u))
 		}
 	}
 	return out, nil
@@ -537,4 +539,3 @@ func overlaps(a, b []string) bool {
 	}
 	return false
 }
-

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+
+	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
 // PurgeBotKind names the work item that purges a deleted bot's data.
@@ -30,16 +33,26 @@ type BotPurge struct {
 	queue     Queue
 	queueURL  string
 	done      PurgeDone
+	receipts  PurgeReceipts
+	clock     clock.Clock
 	log       *slog.Logger
 }
 
+// PurgeReceipts records a purge's receipt: a page per kind erased, then
+// the signed summary.
+type PurgeReceipts interface {
+	PutItems(ctx context.Context, receiptID, workspaceID, part string, items []lifecycledata.Disposition) error
+	Issue(ctx context.Context, receiptID, workspaceID, typ string, fields map[string]any) error
+}
+
 // NewBotPurge returns the bot purge.
-func NewBotPurge(c *Catalogue, q Queue, queueURL string, done PurgeDone, log *slog.Logger) *BotPurge {
-	return &BotPurge{catalogue: c, queue: q, queueURL: queueURL, done: done, log: log}
+func NewBotPurge(c *Catalogue, q Queue, queueURL string, done PurgeDone, receipts PurgeReceipts, clk clock.Clock, log *slog.Logger) *BotPurge {
+	return &BotPurge{catalogue: c, queue: q, queueURL: queueURL, done: done, receipts: receipts, clock: clk, log: log}
 }
 
 type purgeWork struct {
-	BotID string `json:"botId"`
+	BotID       string `json:"botId"`
+	WorkspaceID string `json:"workspaceId,omitempty"`
 	// Kind is where a continued purge resumes ("": the first kind).
 	Kind string `json:"kind,omitempty"`
 }
@@ -47,14 +60,14 @@ type purgeWork struct {
 // PurgeBot queues the purge of a deleted bot's data. The bot's purge
 // intent, written with its deletion, makes the off-peak window queue it
 // again if this send fails.
-func (b *BotPurge) PurgeBot(ctx context.Context, _, botID string) error {
-	return QueuePurge(ctx, b.queue, b.queueURL, botID)
+func (b *BotPurge) PurgeBot(ctx context.Context, ws, botID string) error {
+	return QueuePurge(ctx, b.queue, b.queueURL, ws, botID)
 }
 
 // QueuePurge sends the first work item of a bot's purge: what a function
 // that deletes bots needs of the purge, without the catalogue.
-func QueuePurge(ctx context.Context, q Queue, queueURL, botID string) error {
-	return Enqueue(ctx, q, queueURL, PurgeBotKind, []any{purgeWork{BotID: botID}})
+func QueuePurge(ctx context.Context, q Queue, queueURL, ws, botID string) error {
+	return Enqueue(ctx, q, queueURL, PurgeBotKind, []any{purgeWork{BotID: botID, WorkspaceID: ws}})
 }
 
 // Handle purges up to purgeStep items of each kind from where the item
@@ -74,14 +87,24 @@ func (b *BotPurge) Handle(ctx context.Context, body json.RawMessage, _ int) erro
 			}
 		}
 	}
-	for _, k := range kinds[start:] {
+	for i, k := range kinds[start:] {
 		more, err := k.Purge(ctx, w.BotID, purgeStep)
 		if err != nil {
 			return fmt.Errorf("purge %s of bot %s: %w", k.Name(), w.BotID, err)
 		}
 		if more {
-			return Enqueue(ctx, b.queue, b.queueURL, PurgeBotKind, []any{purgeWork{BotID: w.BotID, Kind: k.Name()}})
+			return Enqueue(ctx, b.queue, b.queueURL, PurgeBotKind, []any{purgeWork{BotID: w.BotID, WorkspaceID: w.WorkspaceID, Kind: k.Name()}})
 		}
+		// The receipt of a purge has one line per kind: every item of the
+		// kind is gone (kinds erase in bulk and do not list what they erase).
+		if err := b.receipts.PutItems(ctx, w.BotID, w.WorkspaceID, fmt.Sprintf("%02d-%s", start+i, k.Name()), []lifecycledata.Disposition{{
+			ID: k.Name(), Kind: k.Name(), BotID: w.BotID, Disposition: lifecycledata.Deleted, Reason: "botDeleted", At: clock.Format(b.clock.Now()),
+		}}); err != nil {
+			return err
+		}
+	}
+	if err := b.receipts.Issue(ctx, w.BotID, w.WorkspaceID, ReceiptBotPurge, map[string]any{"botId": w.BotID, "status": "completed", "kinds": len(kinds)}); err != nil {
+		return fmt.Errorf("purge receipt: %w", err)
 	}
 	b.log.InfoContext(ctx, "bot purged", "bot", w.BotID, "kinds", len(kinds))
 	return b.done.PurgeDone(ctx, w.BotID)

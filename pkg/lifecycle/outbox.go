@@ -57,7 +57,7 @@ func (o *Outbox) Drain(ctx context.Context, now time.Time) (int, error) {
 	var purges, erases []any
 	for _, in := range pending {
 		if in.IsPurge() {
-			purges = append(purges, purgeWork{BotID: in.BotID})
+			purges = append(purges, purgeWork{BotID: in.BotID, WorkspaceID: in.WorkspaceID})
 		} else {
 			erases = append(erases, EraseWork{Kind: in.Kind, BotID: in.BotID, IDs: []string{in.ID}})
 		}

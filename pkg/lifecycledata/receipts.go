@@ -94,24 +94,25 @@ func (s *ReceiptStore) pagesQuery(receiptID string) *dynamodb.QueryInput {
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}
 }
 
-// AllPages answers a receipt's pages in order, as stored (what its
-// summary's digest covers): background work, when the summary is signed.
-func (s *ReceiptStore) AllPages(ctx context.Context, receiptID string) ([][]byte, int, error) {
+// AllItems answers a receipt's dispositions in order (what its summary's
+// digest covers): background work, when the summary is signed.
+func (s *ReceiptStore) AllItems(ctx context.Context, receiptID string) ([]Disposition, error) {
 	type page struct {
 		Items string `json:"items"`
 	}
 	ps, err := ds.QueryAll[page](ctx, s.db, s.pagesQuery(receiptID))
-	out := make([][]byte, 0, len(ps))
-	n := 0
+	if err != nil {
+		return nil, err
+	}
+	var out []Disposition
 	for _, p := range ps {
-		out = append(out, []byte(p.Items))
 		var items []Disposition
 		if err := json.Unmarshal([]byte(p.Items), &items); err != nil {
-			return nil, 0, fmt.Errorf("receipt %s: %w", receiptID, err)
+			return nil, fmt.Errorf("receipt %s: %w", receiptID, err)
 		}
-		n += len(items)
+		out = append(out, items...)
 	}
-	return out, n, err
+	return out, nil
 }
 
 // Items answers one page of a workspace's receipt's dispositions (a few

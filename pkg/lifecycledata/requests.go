@@ -2,6 +2,9 @@ package lifecycledata
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -46,8 +49,11 @@ type DataRequest struct {
 	SubmittedBy string                    `json:"submittedBy,omitempty"`
 	StartedAt   *string                   `json:"startedAt"`
 	CompletedAt *string                   `json:"completedAt"`
-	// Users are the chat users the subject resolved to ("<bot>/<user>").
+	// Users are the chat users the subject resolved to, as digests (see
+	// UserDigest), so finished requests hold none of the person's ids.
 	Users []string `json:"users,omitempty"`
+	// SubjectDigest replaces the subject once the request is finished.
+	SubjectDigest string `json:"subjectDigest,omitempty"`
 	// ExportKey is the export archive's object key (exports only).
 	ExportKey string `json:"exportKey,omitempty"`
 	ReceiptID string `json:"receiptId,omitempty"`
@@ -121,4 +127,19 @@ func (s *RequestStore) OfWorkspace(ctx context.Context, ws string) ([]DataReques
 		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), ConsistentRead: aws.Bool(true),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
+}
+
+// UserDigest names a chat user of a workspace without holding its id: the
+// hex SHA-256 of "<workspace>/<bot>/<user>", cut to 32 digits.
+func UserDigest(ws, bot, user string) string {
+	sum := sha256.Sum256([]byte(ws + "/" + bot + "/" + user))
+	return hex.EncodeToString(sum[:16])
+}
+
+// Redact replaces the request's subject with its digest: what a finished
+// request keeps of the person.
+func (r *DataRequest) Redact() {
+	raw, _ := json.Marshal(r.Subject)
+	sum := sha256.Sum256(append([]byte(r.WorkspaceID+"/"), raw...))
+	r.SubjectDigest, r.Subject = hex.EncodeToString(sum[:16]), Subject{}
 }

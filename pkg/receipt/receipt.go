@@ -87,13 +87,44 @@ func Verify(pub ed25519.PublicKey, signed, signature []byte) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, signed, signature)
 }
 
-// Digest is the hex SHA-256 of a receipt's item pages, in order: the
-// summary signs it, so the item list cannot change unnoticed.
-func Digest(pages [][]byte) string {
+// ItemsDigest is the hex SHA-256 of a receipt's items in order, each as
+// its canonical serialization followed by a newline: the summary signs it,
+// so no item can change, appear or vanish unnoticed, and anyone holding the
+// items (as the API answers them) can recompute it.
+func ItemsDigest(items []map[string]any) (string, error) {
 	h := sha256.New()
-	for _, p := range pages {
-		h.Write(p)
+	for _, it := range items {
+		b, err := Canonical(it)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
 		h.Write([]byte{'\n'})
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Check verifies a receipt as the API answers it: the signature over the
+// signed bytes with the public key, the signed bytes being the canonical
+// serialization of the summary, and the summary's item count and digest
+// matching the items. It answers what is wrong, or nil.
+func Check(pub ed25519.PublicKey, summary map[string]any, signed, signature []byte, items []map[string]any) error {
+	if !Verify(pub, signed, signature) {
+		return errors.New("the signature does not verify with this public key")
+	}
+	canon, err := Canonical(summary)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(canon, signed) {
+		return errors.New("the summary is not what was signed")
+	}
+	digest, err := ItemsDigest(items)
+	if err != nil {
+		return err
+	}
+	if fmt.Sprint(summary["itemsDigest"]) != digest || fmt.Sprint(summary["items"]) != fmt.Sprint(len(items)) {
+		return fmt.Errorf("the items do not match the signed summary (%d items, digest %s; signed %v, %v)", len(items), digest, summary["items"], summary["itemsDigest"])
+	}
+	return nil
 }
