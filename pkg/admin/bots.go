@@ -264,7 +264,7 @@ func (u botUpdate) apply(b *Bot, ints map[string]Integration, now time.Time) err
 		}
 		inst, installed := b.Integrations[alias]
 		if !installed || inst.ID != def.ID {
-			webhook := id.NewAt("webhook", now)
+			webhook := id.Webhook(b.ID, now)
 			inst = BotIntegration{Enabled: true, WebhookID: webhook, WebhookURL: "/v1/webhooks/" + webhook,
 				Status: "registered", CreatedAt: at, Configuration: map[string]any{}, DisabledChannels: []string{}}
 		}

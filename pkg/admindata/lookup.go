@@ -78,18 +78,40 @@ func BotRecordOf(item map[string]types.AttributeValue) (auth.BotRecord, error) {
 		WorkspaceID   string                    `json:"workspaceId"`
 		URL           string                    `json:"url"`
 		SigningSecret string                    `json:"signingSecret"`
-		Integrations  map[string]map[string]any `json:"integrations"`
+		Configuration struct {
+			Data map[string]any `json:"data"`
+		} `json:"configuration"`
+		Integrations map[string]map[string]any `json:"integrations"`
 	}
 	if err := ds.Unmarshal(item, &b); err != nil {
 		return auth.BotRecord{}, err
 	}
-	rec := auth.BotRecord{WorkspaceID: b.WorkspaceID, URL: b.URL, SigningSecret: b.SigningSecret, Integrations: map[string]auth.Integration{}}
+	rec := auth.BotRecord{WorkspaceID: b.WorkspaceID, URL: b.URL, SigningSecret: b.SigningSecret,
+		Configuration: orEmpty(b.Configuration.Data), Integrations: map[string]auth.Integration{}}
 	for key, in := range b.Integrations {
 		str := func(k string) string { s, _ := in[k].(string); return s }
 		enabled, ok := in["enabled"].(bool)
-		rec.Integrations[key] = auth.Integration{ID: str("id"), Name: str("name"), URL: str("url"), Enabled: enabled || !ok}
+		conf, _ := in["configuration"].(map[string]any)
+		rec.Integrations[key] = auth.Integration{ID: str("id"), Name: str("name"), URL: str("url"), Enabled: enabled || !ok,
+			Alias: key, WebhookID: str("webhookId"), ConfigurationType: str("configurationType"), Configuration: orEmpty(conf)}
 	}
 	return rec, nil
+}
+
+// RecordOf is the bot record of a bot as the admin API holds it: what
+// BotRecordOf reads from its item.
+func RecordOf(ws string, b Bot) auth.BotRecord {
+	rec := auth.BotRecord{WorkspaceID: ws, URL: b.URL, SigningSecret: b.SigningSecret,
+		Configuration: orEmpty(b.Configuration.Data), Integrations: map[string]auth.Integration{}}
+	for key, in := range b.Integrations {
+		ct := ""
+		if in.ConfigurationType != nil {
+			ct = *in.ConfigurationType
+		}
+		rec.Integrations[key] = auth.Integration{ID: in.ID, Name: in.Name, Enabled: in.Enabled, Alias: key,
+			WebhookID: in.WebhookID, ConfigurationType: ct, Configuration: orEmpty(in.Configuration)}
+	}
+	return rec
 }
 
 // IntegrationURL reads the url of an integration (dev integrations have one)
