@@ -78,8 +78,9 @@ func (b BotRecord) Integration(id string) (Integration, bool) {
 		in.Alias = id
 		return in, true
 	}
-	for _, in := range b.Integrations {
+	for alias, in := range b.Integrations {
 		if in.ID == id {
+			in.Alias = alias
 			return in, true
 		}
 	}
