@@ -48,8 +48,8 @@ func TestSDKBotAndIntegration(t *testing.T) {
 	in := s.ok("POST", "/v1/admin/integrations", s.wsH(), map[string]any{
 		"name": "echo", "version": "0.1.0", "dev": true, "url": fmt.Sprintf("http://127.0.0.1:%d", intPort),
 		"configuration": map[string]any{"schema": map[string]any{}},
-		"channels": map[string]any{"chat": map[string]any{"messages": map[string]any{"text": map[string]any{"schema": map[string]any{}}}}},
-		"actions":  map[string]any{"shout": map[string]any{"input": map[string]any{"schema": map[string]any{}}, "output": map[string]any{"schema": map[string]any{}}}},
+		"channels":      map[string]any{"chat": map[string]any{"messages": map[string]any{"text": map[string]any{"schema": map[string]any{}}}}},
+		"actions":       map[string]any{"shout": map[string]any{"input": map[string]any{"schema": map[string]any{}}, "output": map[string]any{"schema": map[string]any{}}}},
 	})["integration"].(map[string]any)
 	intID := in["id"].(string)
 
