@@ -6,6 +6,8 @@ STAGE ?= dev
 # Every Lambda function: each functions/<name> except the local runner.
 FUNCTIONS := $(filter-out local,$(notdir $(wildcard functions/*)))
 CONFORMANCE := pkg/conformance/testdata
+# The SDK runtime suite: a bot and an integration on the pinned @botpress/sdk.
+SDKRUNTIME := pkg/sdkruntime/testdata
 
 .PHONY: run test deps vet unit bench bench-deletion bench-coldstart sizes build synth deploy diff cdk-bootstrap fire demo demo-deletion clean
 
@@ -18,11 +20,12 @@ test: deps vet
 	$(GO) test -count=1 ./...
 	@if [ -f infra/go.mod ]; then cd infra && $(GO) test -count=1 ./...; fi
 
-## deps: Go modules and the conformance suite's pinned npm packages
+## deps: Go modules and the pinned npm packages of the conformance and SDK runtime suites
 deps:
 	$(GO) mod download
 	@if [ -f infra/go.mod ]; then cd infra && $(GO) mod download; fi
 	cd $(CONFORMANCE) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(SDKRUNTIME) && npm ci --no-audit --no-fund --loglevel=error
 
 vet:
 	@test -z "$$(gofmt -l functions pkg infra)" || { echo "gofmt needed:"; gofmt -l functions pkg infra; exit 1; }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -265,7 +266,7 @@ func (u botUpdate) apply(b *Bot, ints map[string]Integration, now time.Time) err
 		}
 		inst, installed := b.Integrations[alias]
 		if !installed || inst.ID != def.ID {
-			webhook := id.NewAt("webhook", now)
+			webhook := id.Webhook(b.ID, now)
 			inst = BotIntegration{Enabled: true, WebhookID: webhook, WebhookURL: "/v1/webhooks/" + webhook,
 				Status: "registered", CreatedAt: at, Configuration: map[string]any{}, DisabledChannels: []string{}}
 		}
@@ -322,12 +323,15 @@ func (a *API) updateBot(r *http.Request) (httpapi.Response, error) {
 		if clock.Format(now) <= prev {
 			now = now.Add(time.Millisecond) // updatedAt is the version: it must change
 		}
+		before := b
+		before.Integrations = maps.Clone(b.Integrations)
 		if err := in.apply(&b, ints, now); err != nil {
 			return httpapi.Response{}, err
 		}
 		rec := audit.New(p.WorkspaceID, p.AccountID, audit.UpdateBot, b.ID, b.Name, now)
 		b, err = a.store.ReplaceBot(r.Context(), p.WorkspaceID, b, in.Code, prev, rec)
 		if err == nil {
+			a.announce(r, p.WorkspaceID, before, b, now)
 			return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 		}
 		if !apperr.Is(err, apperr.ResourceLockedConflict) {
@@ -622,4 +626,31 @@ func (a *API) deleteBotIssue(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(struct{}{}), nil
+}
+
+// announce tells the bot's server and its integrations' what the committed
+// change asks of them (register, unregister). A failure to queue is
+// logged: the change stands, and updating the bot again re-announces it.
+func (a *API) announce(r *http.Request, ws string, before, after Bot, now time.Time) {
+	if a.runtime == nil {
+		return
+	}
+	if err := a.runtime.BotChanged(r.Context(), ws, before, after, a.publicURL(r), now); err != nil {
+		a.log.WarnContext(r.Context(), "bot change not announced to its servers",
+			"request_id", httpapi.RequestID(r.Context()), "bot", after.ID, "error", err)
+	}
+}
+
+// publicURL is the base url clients reach Parley at: the configured one,
+// else the request's own (API Gateway sets X-Forwarded-Proto; the local
+// runner serves plain http).
+func (a *API) publicURL(r *http.Request) string {
+	if a.apiURL != "" {
+		return strings.TrimSuffix(a.apiURL, "/")
+	}
+	scheme := r.Header.Get("X-Forwarded-Proto")
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
 }

@@ -123,6 +123,14 @@ type BotHolds interface {
 	OnBot(ctx context.Context, workspaceID, botID string) ([]string, error)
 }
 
+// Runtime tells a bot's server and its integrations' what a committed
+// change of the bot asks of them (the SDK's register and unregister, with
+// absolute webhook urls under apiURL), queued so that a server down
+// doesn't fail the change.
+type Runtime interface {
+	BotChanged(ctx context.Context, ws string, before, after Bot, apiURL string, at time.Time) error
+}
+
 // Deps are the admin API's dependencies.
 type Deps struct {
 	Store Storage
@@ -132,6 +140,10 @@ type Deps struct {
 	Intents PurgeIntents
 	Purger  BotDataPurger
 	Secrets Sealer
+	// Runtime (nil: none) hears of bots' changes; APIURL is the public base
+	// url webhook urls are made absolute with ("": the request's own).
+	Runtime Runtime
+	APIURL  string
 	// Mail sends invitation codes; nil (local development) answers them.
 	Mail  Mailer
 	Auth  *auth.Authenticator

@@ -25,6 +25,8 @@ type API struct {
 	purger  BotDataPurger
 	secrets Sealer
 	mail    Mailer
+	runtime Runtime
+	apiURL  string
 	auth    *auth.Authenticator
 	clock   clock.Clock
 	log     *slog.Logger
@@ -37,7 +39,7 @@ func NewAPI(d Deps) *API {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, holds: d.Holds, purger: d.Purger, secrets: d.Secrets,
-		mail: d.Mail, auth: d.Auth, clock: d.Clock, log: log}
+		mail: d.Mail, runtime: d.Runtime, apiURL: d.APIURL, auth: d.Auth, clock: d.Clock, log: log}
 }
 
 // Register adds the admin routes to rt. Each names the permission it needs

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
@@ -75,21 +76,43 @@ func BotRecordOf(item map[string]types.AttributeValue) (auth.BotRecord, error) {
 		return auth.BotRecord{}, nil
 	}
 	var b struct {
-		WorkspaceID   string                    `json:"workspaceId"`
-		URL           string                    `json:"url"`
-		SigningSecret string                    `json:"signingSecret"`
-		Integrations  map[string]map[string]any `json:"integrations"`
+		WorkspaceID   string `json:"workspaceId"`
+		URL           string `json:"url"`
+		SigningSecret string `json:"signingSecret"`
+		Configuration struct {
+			Data map[string]any `json:"data"`
+		} `json:"configuration"`
+		Integrations map[string]map[string]any `json:"integrations"`
 	}
 	if err := ds.Unmarshal(item, &b); err != nil {
 		return auth.BotRecord{}, err
 	}
-	rec := auth.BotRecord{WorkspaceID: b.WorkspaceID, URL: b.URL, SigningSecret: b.SigningSecret, Integrations: map[string]auth.Integration{}}
+	rec := auth.BotRecord{WorkspaceID: b.WorkspaceID, URL: b.URL, SigningSecret: b.SigningSecret,
+		Configuration: orEmpty(b.Configuration.Data), Integrations: map[string]auth.Integration{}}
 	for key, in := range b.Integrations {
 		str := func(k string) string { s, _ := in[k].(string); return s }
 		enabled, ok := in["enabled"].(bool)
-		rec.Integrations[key] = auth.Integration{ID: str("id"), Name: str("name"), URL: str("url"), Enabled: enabled || !ok}
+		conf, _ := in["configuration"].(map[string]any)
+		rec.Integrations[key] = auth.Integration{ID: str("id"), Name: str("name"), URL: str("url"), Enabled: enabled || !ok,
+			Alias: key, WebhookID: str("webhookId"), ConfigurationType: str("configurationType"), Configuration: orEmpty(conf)}
 	}
 	return rec, nil
+}
+
+// RecordOf is the bot record of a bot as the admin API holds it: what
+// BotRecordOf reads from its item.
+func RecordOf(ws string, b Bot) auth.BotRecord {
+	rec := auth.BotRecord{WorkspaceID: ws, URL: b.URL, SigningSecret: b.SigningSecret,
+		Configuration: orEmpty(b.Configuration.Data), Integrations: map[string]auth.Integration{}}
+	for key, in := range b.Integrations {
+		ct := ""
+		if in.ConfigurationType != nil {
+			ct = *in.ConfigurationType
+		}
+		rec.Integrations[key] = auth.Integration{ID: in.ID, Name: in.Name, Enabled: in.Enabled, Alias: key,
+			WebhookID: in.WebhookID, ConfigurationType: ct, Configuration: orEmpty(in.Configuration)}
+	}
+	return rec
 }
 
 // IntegrationURL reads the url of an integration (dev integrations have one)
@@ -100,4 +123,35 @@ func (s *Store) IntegrationURL(ctx context.Context, integrationID string) (strin
 		return "", err
 	}
 	return ds.String(out.Item, "url"), nil
+}
+
+// BotRecord reads a bot's record (empty for a missing bot): one consistent
+// GetItem.
+func (s *Store) BotRecord(ctx context.Context, botID string) (auth.BotRecord, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: botKey(botID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return auth.BotRecord{}, err
+	}
+	return BotRecordOf(out.Item)
+}
+
+// ConfigureInstallation sets the identifier of an integration's
+// installation on a bot (configureIntegration): one conditional
+// UpdateItem of the bot, which must still have the installation.
+func (s *Store) ConfigureInstallation(ctx context.Context, botID, alias string, identifier *string, at time.Time) error {
+	var value types.AttributeValue = &types.AttributeValueMemberNULL{Value: true}
+	if identifier != nil && *identifier != "" {
+		value = ds.S(*identifier)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: botKey(botID),
+		UpdateExpression:          aws.String("SET integrations.#a.identifier = :id, integrations.#a.updatedAt = :at"),
+		ConditionExpression:       aws.String("attribute_exists(integrations.#a)"),
+		ExpressionAttributeNames:  map[string]string{"#a": alias},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":id": value, ":at": ds.S(clock.Format(at))},
+	})
+	if ds.IsConditionFailed(err) {
+		return apperr.New(apperr.ResourceNotFound, "the installation %q is gone", alias)
+	}
+	return err
 }

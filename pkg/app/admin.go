@@ -13,6 +13,7 @@ import (
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/botkey"
+	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
@@ -39,6 +40,8 @@ func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *au
 		Holds:   botHolds{holds(d)},
 		Purger:  purgeKick{queue: d.SQS, queueURL: lifecycleQueue(d)},
 		Secrets: integrationSealer(d),
+		Runtime: announcer{chat.NewAnnouncer(deliveryDispatcher(d))},
+		APIURL:  d.Config.Setting("PUBLIC_URL"),
 		Auth:    authn, Clock: d.Clock, Log: d.Log,
 	}
 	if sender := d.Config.Setting("SES_SENDER"); sender != "" && d.Mail != nil {

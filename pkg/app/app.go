@@ -330,20 +330,34 @@ func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatd
 	store := chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
 	dir := adminStore
 	return store, dir, chat.Outbound{
-		Dispatch:  chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)]),
-		Hook:      chat.Webhook{Client: &http.Client{Timeout: 8 * time.Second}, Clock: d.Clock},
-		Directory: dir,
-		Eraser:    chatEraser(d),
-		Log:       d.Log,
+		Dispatch:      deliveryDispatcher(d),
+		Hook:          chat.Webhook{Client: outboundClient(), Clock: d.Clock},
+		Directory:     dir,
+		Installations: dir,
+		Report:        reporter{store: dir},
+		Eraser:        chatEraser(d),
+		Log:           d.Log,
 	}
+}
+
+// deliveryDispatcher sends jobs to the delivery queue.
+func deliveryDispatcher(d Deps) *chat.Dispatcher {
+	return chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)])
+}
+
+// outboundClient is the one HTTP client of every request Parley makes to
+// bots' and integrations' servers (deliveries, actions, webhooks,
+// lifecycle operations): what may be reached is decided here.
+func outboundClient() *http.Client {
+	return &http.Client{Timeout: 8 * time.Second}
 }
 
 // DeliveryWorker builds the delivery worker: it runs delivery jobs one by
 // one, reporting the failed ones.
 func DeliveryWorker(d Deps) (WorkerFunc, error) {
 	pages := cursor.New(d.Config.SigningKey)
-	store, _, out := chatParts(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
-	w := chat.NewWorker(store, botRecords{db: d.DB, table: d.Config.Table(topology.AdminTable)}, out.Dispatch, out.Hook, d.Log)
+	store, dir, out := chatParts(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
+	w := chat.NewWorker(store, dir, out.Dispatch, out.Hook, out.Report, d.Log)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		var res events.SQSEventResponse
 		for _, r := range ev.Records {

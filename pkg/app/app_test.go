@@ -30,7 +30,7 @@ func TestEveryDeclaredRouteIsServed(t *testing.T) {
 		}
 		var declared []string
 		for _, r := range top.RoutesOf(fn.Name) {
-			declared = append(declared, r.Key())
+			declared = append(declared, r.MuxKey())
 		}
 		served := h.(*httpapi.Router).Routes()
 		sort.Strings(declared)

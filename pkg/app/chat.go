@@ -4,14 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/admindata"
-	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
-	"github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -19,10 +16,12 @@ import (
 
 // The chat table's store is what the chat API and its worker declare.
 var (
-	_ chat.Data       = (*chatdata.Store)(nil)
-	_ chat.Deliveries = (*chatdata.Store)(nil)
-	_ chat.Eraser     = eraser{}
-	_ chat.Bots       = botRecords{}
+	_ chat.Data          = (*chatdata.Store)(nil)
+	_ chat.Deliveries    = (*chatdata.Store)(nil)
+	_ chat.Eraser        = eraser{}
+	_ chat.Bots          = (*admindata.Store)(nil)
+	_ chat.Installations = (*admindata.Store)(nil)
+	_ chat.Reporter      = reporter{}
 )
 
 // eraser is the chat API's Eraser: intents go to the lifecycle table's
@@ -49,17 +48,26 @@ func (e eraser) Kick(ctx context.Context, bot, kind, id string) error {
 	return lifecycle.Enqueue(ctx, e.queue, e.queueURL, lifecycle.EraseKind, []any{lifecycle.EraseWork{Kind: kind, BotID: bot, IDs: []string{id}}})
 }
 
-// botRecords reads bot records from the admin table for the delivery
-// worker: one GetItem.
-type botRecords struct {
-	db    dynamostore.Client
-	table string
+// reporter records the chat API's and the delivery worker's failures as
+// the bot's issues and log lines, in the admin table.
+type reporter struct{ store *admindata.Store }
+
+func (r reporter) Issue(ctx context.Context, f chat.Failure) error {
+	return r.store.RecordIssue(ctx, admindata.IssueReport{
+		BotID: f.Bot, Code: f.Code, Title: f.Title, Description: f.Description, Category: f.Category, Data: f.Data, At: f.At,
+	})
 }
 
-func (b botRecords) BotRecord(ctx context.Context, bot string) (auth.BotRecord, error) {
-	out, err := b.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &b.table, Key: admindata.BotKey(bot), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return auth.BotRecord{}, err
-	}
-	return admindata.BotRecordOf(out.Item)
+func (r reporter) Log(ctx context.Context, bot string, l chat.LogLine) error {
+	return r.store.AppendBotLog(ctx, bot, admindata.LogRecord{
+		Timestamp: clock.Format(l.At), Level: l.Level, Message: l.Message, ConversationID: l.ConversationID, UserID: l.UserID,
+	})
+}
+
+// announcer is the admin API's Runtime: it queues, on the delivery queue,
+// what a bot's change asks of its server and its integrations'.
+type announcer struct{ chat.Announcer }
+
+func (a announcer) BotChanged(ctx context.Context, ws string, before, after admindata.Bot, apiURL string, at time.Time) error {
+	return a.Announcer.BotChanged(ctx, after.ID, admindata.RecordOf(ws, before), admindata.RecordOf(ws, after), apiURL, at)
 }

@@ -53,6 +53,9 @@ type BotRecord struct {
 	WorkspaceID   string
 	URL           string
 	SigningSecret string
+	// Configuration is the bot's configuration data, which SDK bot servers
+	// receive with every request (x-bp-configuration).
+	Configuration map[string]any
 	// Integrations are the installed integrations, by installation key.
 	Integrations map[string]Integration
 }
@@ -61,15 +64,23 @@ type BotRecord struct {
 type Integration struct {
 	ID, Name, URL string
 	Enabled       bool
+	// Alias is the installation key; WebhookID names the installation's
+	// webhook; Configuration (of ConfigurationType, "" for the default) is
+	// what the bot's owner configured. SDK integration servers receive
+	// them with every request.
+	Alias, WebhookID, ConfigurationType string
+	Configuration                       map[string]any
 }
 
 // Integration finds an installed integration by its id or installation key.
 func (b BotRecord) Integration(id string) (Integration, bool) {
 	if in, ok := b.Integrations[id]; ok {
+		in.Alias = id
 		return in, true
 	}
-	for _, in := range b.Integrations {
+	for alias, in := range b.Integrations {
 		if in.ID == id {
+			in.Alias = alias
 			return in, true
 		}
 	}
@@ -78,12 +89,24 @@ func (b BotRecord) Integration(id string) (Integration, bool) {
 
 // IntegrationNamed finds an installed integration by its name.
 func (b BotRecord) IntegrationNamed(name string) (Integration, bool) {
-	for _, in := range b.Integrations {
+	for alias, in := range b.Integrations {
 		if in.Name == name {
+			in.Alias = alias
 			return in, true
 		}
 	}
 	return Integration{}, false
+}
+
+// IntegrationAliased finds an installed integration by its alias (the
+// installation key, which the SDK prefixes action types with), else by
+// its name.
+func (b BotRecord) IntegrationAliased(alias string) (Integration, bool) {
+	if in, ok := b.Integrations[alias]; ok {
+		in.Alias = alias
+		return in, true
+	}
+	return b.IntegrationNamed(alias)
 }
 
 // BotDirectory is a Directory that resolves, in the one round trip of

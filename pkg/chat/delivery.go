@@ -22,6 +22,7 @@ import (
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/id"
 )
 
 // Queue is the part of SQS the chat function and its worker use.
@@ -52,6 +53,11 @@ type job struct {
 	// Messages travel whole; Stored says the message is already written.
 	Message *Message `json:"message,omitempty"`
 	Stored  bool     `json:"stored,omitempty"`
+	// Runtime jobs send Ops in order to the bot's server (Installation
+	// nil) or to an installation's, with its WebhookURL.
+	Ops          []string          `json:"ops,omitempty"`
+	Installation *auth.Integration `json:"installation,omitempty"`
+	WebhookURL   string            `json:"webhookUrl,omitempty"`
 }
 
 // Dispatcher puts jobs on the delivery queue.
@@ -83,7 +89,10 @@ func (d *Dispatcher) send(ctx context.Context, j job, now time.Time, extra time.
 	return err
 }
 
-// Webhook posts signed requests to bots' and integrations' urls.
+// Webhook sends signed requests to bots' and integrations' servers. Every
+// outbound request of the chat function and the delivery worker goes
+// through Client, built in one place (pkg/app), so what may be reached is
+// decided there.
 type Webhook struct {
 	Client *http.Client
 	Clock  clock.Clock
@@ -105,24 +114,32 @@ func Sign(secret, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// deliveryError is a failed post; permanent failures are not retried.
+// deliveryError is a failed request; permanent failures are not retried.
+// status is the server's answer (0: none).
 type deliveryError struct {
 	reason    string
 	permanent bool
+	status    int
 }
 
 func (e *deliveryError) Error() string { return e.reason }
 
-// Post sends body to url, signed with secret, and returns the answer's body
-// for a 2xx status.
-func (w Webhook) Post(ctx context.Context, url, secret string, headers map[string]string, body any) ([]byte, error) {
-	raw, err := json.Marshal(body)
+// maxAnswer bounds what is read of a server's answer.
+const maxAnswer = 1 << 20
+
+// answer is a server's whole answer.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send makes one signed request and returns the server's answer, whatever
+// its status; an error means there was none.
+func (w Webhook) send(ctx context.Context, method, url, secret string, headers map[string]string, raw []byte) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
 	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-	if err != nil {
-		return nil, &deliveryError{reason: "invalid url: " + err.Error(), permanent: true}
+		return answer{}, &deliveryError{reason: "invalid url: " + err.Error(), permanent: true}
 	}
 	ts := strconv.FormatInt(w.Clock.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -133,40 +150,57 @@ func (w Webhook) Post(ctx context.Context, url, secret string, headers map[strin
 	}
 	res, err := w.Client.Do(req)
 	if err != nil {
-		return nil, &deliveryError{reason: "request failed: " + err.Error()}
+		return answer{}, &deliveryError{reason: "request failed: " + err.Error()}
 	}
 	defer res.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		reason := fmt.Sprintf("%s answered %d", url, res.StatusCode)
-		if len(answer) > 0 {
-			reason += ": " + string(answer[:min(len(answer), 500)])
-		}
-		permanent := res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != 408 && res.StatusCode != 429
-		return nil, &deliveryError{reason: reason, permanent: permanent}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
+	return answer{status: res.StatusCode, header: res.Header, body: body}, nil
+}
+
+// Post sends body to url, signed with secret, and returns the answer's body
+// for a 2xx status. A 4xx other than 408 and 429 is permanent.
+func (w Webhook) Post(ctx context.Context, url, secret string, headers map[string]string, body any) ([]byte, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
 	}
-	return answer, nil
+	res, err := w.send(ctx, http.MethodPost, url, secret, headers, raw)
+	if err != nil {
+		return nil, err
+	}
+	if res.status < 200 || res.status > 299 {
+		reason := fmt.Sprintf("%s answered %d", url, res.status)
+		if len(res.body) > 0 {
+			reason += ": " + string(res.body[:min(len(res.body), 500)])
+		}
+		permanent := res.status >= 400 && res.status < 500 && res.status != 408 && res.status != 429
+		return nil, &deliveryError{reason: reason, permanent: permanent, status: res.status}
+	}
+	return res.body, nil
 }
 
 // Worker runs delivery jobs. Each job is idempotent (status changes and
-// message creation are conditional), so SQS redelivery is harmless.
+// message and event creation are conditional), so SQS redelivery is
+// harmless.
 type Worker struct {
 	store    Deliveries
 	bots     Bots
 	dispatch *Dispatcher
 	hook     Webhook
+	report   Reporter
 	log      *slog.Logger
 }
 
-// NewWorker returns the delivery worker.
-func NewWorker(store Deliveries, bots Bots, dispatch *Dispatcher, hook Webhook, log *slog.Logger) *Worker {
-	return &Worker{store: store, bots: bots, dispatch: dispatch, hook: hook, log: log}
+// NewWorker returns the delivery worker. report may be nil (failures are
+// then only logged).
+func NewWorker(store Deliveries, bots Bots, dispatch *Dispatcher, hook Webhook, report Reporter, log *slog.Logger) *Worker {
+	return &Worker{store: store, bots: bots, dispatch: dispatch, hook: hook, report: report, log: log}
 }
 
 // Handle runs one job from the queue. An error leaves the job on the queue
 // (to be retried and, past the redrive bound, dead-lettered); delivery
 // failures are not errors: they are retried by re-sending the job with a
-// backoff, a bounded number of times.
+// backoff, a bounded number of times, and recorded as bot issues.
 func (w *Worker) Handle(ctx context.Context, body string) error {
 	var j job
 	if err := json.Unmarshal([]byte(body), &j); err != nil {
@@ -182,6 +216,8 @@ func (w *Worker) Handle(ctx context.Context, body string) error {
 		return w.event(ctx, j)
 	case "message":
 		return w.message(ctx, j, now)
+	case "runtime":
+		return w.runtime(ctx, j)
 	}
 	w.log.ErrorContext(ctx, "unknown delivery job dropped", "kind", j.Kind)
 	return nil
@@ -214,9 +250,18 @@ func (w *Worker) event(ctx context.Context, j job) error {
 		_, err := w.store.SetEventStatus(ctx, key, StatusPending, StatusIgnored, "")
 		return err
 	}
-	_, err = w.hook.Post(ctx, rec.URL, rec.SigningSecret, map[string]string{"x-bot-id": j.Bot, "x-bp-operation": "event_received", "x-bp-type": e.Type},
-		map[string]any{"type": "event_received", "event": e})
-	switch outcome := w.outcome(ctx, j, err); outcome {
+	if e.Type == EventMessageCreated {
+		if err := w.messagePayload(ctx, j.Bot, &e); err != nil {
+			return err
+		}
+	}
+	_, err = w.hook.Post(ctx, rec.URL, rec.SigningSecret, botHeaders(j.Bot, rec, OpEventReceived, e.Type), map[string]any{"event": e})
+	t := botTarget(j.Bot, rec.URL)
+	t.about = map[string]string{"eventId": e.ID, "eventType": e.Type}
+	if e.MessageID != "" {
+		t.about["messageId"] = e.MessageID
+	}
+	switch outcome := w.outcome(ctx, j, t, "event_delivery", err, e.ConversationID, e.UserID); outcome {
 	case "":
 		return nil
 	case StatusProcessed:
@@ -227,17 +272,54 @@ func (w *Worker) event(ctx context.Context, j job) error {
 	return err
 }
 
-// outcome decides after a post: processed, "" when a retry was queued, or
-// the failure reason when no attempt is left.
-func (w *Worker) outcome(ctx context.Context, j job, err error) string {
+// messagePayload completes a message_created event's payload as the SDK
+// reads it: {message, user, conversation}.
+func (w *Worker) messagePayload(ctx context.Context, bot string, e *Event) error {
+	payload := map[string]any{}
+	for k, v := range e.Payload {
+		payload[k] = v
+	}
+	if _, ok := payload["message"]; !ok && e.MessageID != "" {
+		m, err := w.store.Message(ctx, bot, e.MessageID)
+		if err != nil && !apperr.Is(err, apperr.ResourceNotFound) {
+			return err
+		}
+		payload["message"] = m
+	}
+	if e.ConversationID != "" {
+		c, err := w.store.Conversation(ctx, bot, e.ConversationID)
+		if err != nil && !apperr.Is(err, apperr.ResourceNotFound) {
+			return err
+		}
+		payload["conversation"] = c
+	}
+	if e.UserID != "" {
+		u, err := w.store.User(ctx, bot, e.UserID)
+		if err != nil && !apperr.Is(err, apperr.ResourceNotFound) {
+			return err
+		}
+		payload["user"] = u
+	}
+	e.Payload = payload
+	return nil
+}
+
+// outcome decides after a request: processed, "" when a retry was queued,
+// or the failure reason when no attempt is left. Every failure is reported
+// (a bot issue and a log line).
+func (w *Worker) outcome(ctx context.Context, j job, t target, what string, err error, conv, user string) string {
 	if err == nil {
 		return StatusProcessed
 	}
 	var de *deliveryError
-	if !errors.As(err, &de) {
+	final := !errors.As(err, &de) || de.permanent || j.Attempt+1 >= MaxAttempts
+	for _, rerr := range report(ctx, w.report, w.hook.Clock.Now(), t, what, j.Attempt+1, final, err, conv, user) {
+		w.log.WarnContext(ctx, "delivery failure not recorded", "bot", j.Bot, "error", rerr)
+	}
+	if de == nil {
 		return err.Error()
 	}
-	if de.permanent || j.Attempt+1 >= MaxAttempts {
+	if final {
 		return de.reason
 	}
 	j.Attempt++
@@ -246,6 +328,13 @@ func (w *Worker) outcome(ctx context.Context, j job, err error) string {
 		return de.reason + " (and the retry could not be queued: " + serr.Error() + ")"
 	}
 	return ""
+}
+
+// messageEventID is the id of the message_created event of a message: the
+// message's ULID, so that a repeated job finds the event it made.
+func messageEventID(messageID string) string {
+	_, ulid, _ := strings.Cut(messageID, "_")
+	return id.Event + "_" + ulid
 }
 
 func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
@@ -266,57 +355,134 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 		j.Stored = true
 	}
 	if m.Direction != Incoming {
-		return nil
+		return w.outgoing(ctx, j, *m)
 	}
 	rec, err := w.bots.BotRecord(ctx, j.Bot)
 	if err != nil || rec.URL == "" {
 		return err
 	}
-	_, err = w.hook.Post(ctx, rec.URL, rec.SigningSecret, map[string]string{"x-bot-id": j.Bot, "x-bp-operation": "message_created", "x-bp-type": "message_created"},
-		map[string]any{"type": "message_created", "message": m})
-	if reason := w.outcome(ctx, j, err); reason != "" && reason != StatusProcessed {
+	// The bot receives an incoming message as a message_created event,
+	// listed with the bot's events.
+	e := Event{
+		ID: messageEventID(m.ID), CreatedAt: m.CreatedAt, Type: EventMessageCreated, Payload: map[string]any{"message": m},
+		ConversationID: m.ConversationID, UserID: m.UserID, MessageID: m.ID, Status: StatusPending,
+	}
+	err = w.store.CreateEvent(ctx, j.Bot, e, "", now)
+	switch {
+	case apperr.Is(err, apperr.AlreadyExists):
+	case apperr.Is(err, apperr.ReferenceNotFound):
+		return nil // the conversation or user is gone
+	case err != nil:
+		return err
+	}
+	ref := chatdata.EventRefOf(j.Bot, e)
+	return w.event(ctx, job{Kind: "event", Bot: j.Bot, PK: ref.PK, SK: ref.SK})
+}
+
+// outgoing delivers a message of the bot to the integration of its
+// conversation, as message_created with {type, payload, conversation,
+// message, user}.
+func (w *Worker) outgoing(ctx context.Context, j job, m Message) error {
+	c, err := w.store.Conversation(ctx, j.Bot, m.ConversationID)
+	if apperr.Is(err, apperr.ResourceNotFound) || err == nil && c.Integration == "" {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := w.bots.BotRecord(ctx, j.Bot)
+	if err != nil {
+		return err
+	}
+	in, ok := rec.IntegrationNamed(c.Integration)
+	if !ok || !in.Enabled {
+		return nil
+	}
+	url, err := w.integrationURL(ctx, in)
+	if err != nil || url == "" {
+		return err
+	}
+	u, err := w.store.User(ctx, j.Bot, m.UserID)
+	if err != nil && !apperr.Is(err, apperr.ResourceNotFound) {
+		return err
+	}
+	_, err = w.hook.Post(ctx, url, rec.SigningSecret, integrationHeaders(j.Bot, in, OpMessageCreated, m.Type),
+		map[string]any{"type": m.Type, "payload": m.Payload, "conversation": c, "message": m, "user": u})
+	t := integrationTarget(j.Bot, in, url)
+	t.about = map[string]string{"messageId": m.ID, "conversationId": m.ConversationID}
+	if reason := w.outcome(ctx, j, t, "message_delivery", err, m.ConversationID, m.UserID); reason != "" && reason != StatusProcessed {
 		w.log.WarnContext(ctx, "message delivery failed", "bot", j.Bot, "message", m.ID, "reason", reason)
 	}
 	return nil
 }
 
-// CallAction runs "<integration>:<action>" on an integration installed on
-// the bot, posting {type, input} to its url and answering its output.
-// The url is the installation's, else the integration definition's, which
-// urlOf reads.
-func (w Webhook) CallAction(ctx context.Context, bot string, rec auth.BotRecord, typ string, input map[string]any, urlOf func(context.Context, string) (string, error)) (map[string]any, error) {
-	name, action, ok := strings.Cut(typ, ":")
-	if !ok || name == "" || action == "" {
-		return nil, apperr.Invalid("type must be \"<integration>:<action>\"")
+// integrationURL is where an installed integration's server listens: the
+// installation's url, else its definition's.
+func (w *Worker) integrationURL(ctx context.Context, in auth.Integration) (string, error) {
+	if in.URL != "" || in.ID == "" {
+		return in.URL, nil
 	}
-	in, ok := rec.IntegrationNamed(name)
-	if !ok || !in.Enabled {
-		return nil, apperr.New(apperr.Runtime, "integration %q is not installed on this bot", name)
-	}
-	if in.URL == "" && in.ID != "" {
-		url, err := urlOf(ctx, in.ID)
-		if err != nil {
-			return nil, err
-		}
-		in.URL = url
-	}
-	if in.URL == "" {
-		return nil, apperr.New(apperr.Runtime, "integration %q has no url to run action %q on", name, action)
-	}
-	raw, err := w.Post(ctx, in.URL, rec.SigningSecret,
-		map[string]string{"x-bot-id": bot, "x-integration-id": in.ID, "x-bp-operation": "action_triggered", "x-bp-type": action},
-		map[string]any{"type": action, "input": input})
+	return w.bots.IntegrationURL(ctx, in.ID)
+}
+
+// runtime sends lifecycle operations (ping, register, unregister) to the
+// bot's server or to an installation's, in order; a failure retries the
+// operations left.
+func (w *Worker) runtime(ctx context.Context, j job) error {
+	rec, err := w.bots.BotRecord(ctx, j.Bot)
 	if err != nil {
-		return nil, apperr.New(apperr.Runtime, "action %q failed: %s", typ, err.Error())
+		return err
 	}
-	var answer struct {
-		Output map[string]any `json:"output"`
+	if rec.WorkspaceID == "" {
+		return nil // the bot is gone
 	}
-	if err := json.Unmarshal(raw, &answer); err != nil {
-		return nil, apperr.New(apperr.Runtime, "action %q answered something other than {\"output\": {...}}", typ)
+	for len(j.Ops) > 0 {
+		op := j.Ops[0]
+		var t target
+		var headers map[string]string
+		body := map[string]any{}
+		if j.Installation == nil {
+			if rec.URL == "" {
+				return nil
+			}
+			t, headers = botTarget(j.Bot, rec.URL), botHeaders(j.Bot, rec, op, op)
+		} else {
+			in := *j.Installation
+			if cur, ok := rec.Integrations[in.Alias]; ok && op != OpUnregister {
+				cur.Alias = in.Alias
+				in = cur // register with the installation as it is now
+			} else if op != OpUnregister {
+				return nil // uninstalled meanwhile
+			}
+			url, err := w.integrationURL(ctx, in)
+			if err != nil || url == "" {
+				return err
+			}
+			t, headers = integrationTarget(j.Bot, in, url), integrationHeaders(j.Bot, in, op, op)
+			body["webhookUrl"] = j.WebhookURL
+		}
+		_, err := w.hook.Post(ctx, t.url, rec.SigningSecret, headers, body)
+		switch outcome := w.outcome(ctx, j, t, op, err, "", ""); outcome {
+		case "":
+			return nil // retried with the operations left
+		case StatusProcessed:
+			if op != OpPing {
+				w.note(ctx, j.Bot, fmt.Sprintf("%s: %s answered", op, t))
+			}
+			j.Ops, j.Attempt = j.Ops[1:], 0
+		default:
+			return nil // recorded as an issue; the operations left are dropped
+		}
 	}
-	if answer.Output == nil {
-		answer.Output = map[string]any{}
+	return nil
+}
+
+// note appends an info line to the bot's log.
+func (w *Worker) note(ctx context.Context, bot, msg string) {
+	if w.report == nil {
+		return
 	}
-	return answer.Output, nil
+	if err := w.report.Log(ctx, bot, LogLine{At: w.hook.Clock.Now(), Level: "info", Message: msg}); err != nil {
+		w.log.WarnContext(ctx, "bot log line not recorded", "bot", bot, "error", err)
+	}
 }

@@ -21,27 +21,34 @@ type API struct {
 	clock    clock.Clock
 	dispatch *Dispatcher
 	hook     Webhook
-	dir      Integrations
+	dir      Bots
+	installs Installations
+	report   Reporter
 	eraser   Eraser
 	log      *slog.Logger
 }
 
-// Integrations finds the url of an integration that has one.
-type Integrations interface {
-	IntegrationURL(ctx context.Context, integrationID string) (string, error)
+// Installations changes what an integration keeps in its installation on a
+// bot (configureIntegration).
+type Installations interface {
+	ConfigureInstallation(ctx context.Context, bot, alias string, identifier *string, at time.Time) error
 }
 
 // Outbound is how the chat API reaches beyond its table: deliveries and
-// scheduled work go to the delivery queue through Dispatch; actions are
-// posted by the API itself through Hook, to integration urls the Directory
-// reads; erasures are handed to the lifecycle through Eraser. Log gets
-// what fails after an answer is decided (nil: slog.Default()).
+// scheduled work go to the delivery queue through Dispatch; actions and
+// webhooks are sent by the API itself through Hook, to the servers the
+// Directory names; Installations takes what integrations configure;
+// Report records failures where the bot's owner reads them; erasures are
+// handed to the lifecycle through Eraser. Log gets what fails after an
+// answer is decided (nil: slog.Default()).
 type Outbound struct {
-	Dispatch  *Dispatcher
-	Hook      Webhook
-	Directory Integrations
-	Eraser    Eraser
-	Log       *slog.Logger
+	Dispatch      *Dispatcher
+	Hook          Webhook
+	Directory     Bots
+	Installations Installations
+	Report        Reporter
+	Eraser        Eraser
+	Log           *slog.Logger
 }
 
 // NewAPI returns the chat API.
@@ -50,7 +57,8 @@ func NewAPI(store Data, a *auth.Authenticator, c clock.Clock, out Outbound) *API
 	if log == nil {
 		log = slog.Default()
 	}
-	return &API{store: store, auth: a, clock: c, dispatch: out.Dispatch, hook: out.Hook, dir: out.Directory, eraser: out.Eraser, log: log}
+	return &API{store: store, auth: a, clock: c, dispatch: out.Dispatch, hook: out.Hook, dir: out.Directory,
+		installs: out.Installations, report: out.Report, eraser: out.Eraser, log: log}
 }
 
 // Register adds the chat routes to rt.
@@ -95,6 +103,14 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("POST", state+"/expiry", a.setStateExpiry, write)
 
 	rt.Handle("POST", "/v1/chat/actions", a.callAction, write)
+	rt.Handle("POST", "/v1/chat/integrations/configure", a.configureIntegration, write)
+
+	// Integration webhooks are public, as on Botpress: whoever holds the
+	// url may call it; the integration authenticates what it receives.
+	for _, m := range WebhookMethods {
+		rt.Handle(m, "/v1/webhooks/{id}", a.webhook)
+		rt.Handle(m, "/v1/webhooks/{id}/{path...}", a.webhook)
+	}
 }
 
 // userInput is the body of createUser and getOrCreateUser. The official

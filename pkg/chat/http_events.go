@@ -271,29 +271,3 @@ func (a *API) setStateExpiry(r *http.Request) (httpapi.Response, error) {
 	st, err := a.store.SetStateExpiry(r.Context(), ref, exp, a.clock.Now())
 	return stateAnswer(st, err, false)
 }
-
-// --- actions ---
-
-func (a *API) callAction(r *http.Request) (httpapi.Response, error) {
-	var in struct {
-		Type  string         `json:"type"`
-		Input map[string]any `json:"input"`
-	}
-	if err := decodeValid(r, &in, func() error {
-		if in.Type == "" || len(in.Type) > 200 {
-			return apperr.Invalid("type is required (at most 200 characters)")
-		}
-		if in.Input == nil {
-			return apperr.Invalid("input is required")
-		}
-		return nil
-	}); err != nil {
-		return httpapi.Response{}, err
-	}
-	p := auth.FromContext(r.Context())
-	out, err := a.hook.CallAction(r.Context(), p.BotID, p.Bot(), in.Type, in.Input, a.dir.IntegrationURL)
-	if err != nil {
-		return httpapi.Response{}, err
-	}
-	return httpapi.OK(map[string]any{"output": out, "meta": map[string]any{"cached": false}}), nil
-}

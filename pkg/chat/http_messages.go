@@ -133,7 +133,7 @@ func (a *API) getOrCreateMessage(r *http.Request) (httpapi.Response, error) {
 
 // writeMessage creates (or gets) a message: one TransactWriteItems, plus a
 // SendMessage to the delivery queue when it is incoming and the bot has a
-// url. A scheduled message is checked now (its conversation and user must
+// url, or outgoing and the bot has an integration enabled. A scheduled message is checked now (its conversation and user must
 // exist) and written by the delivery worker at its time.
 func (a *API) writeMessage(r *http.Request, getOrCreate bool) (Message, error) {
 	var in messageInput
@@ -166,12 +166,25 @@ func (a *API) writeMessage(r *http.Request, getOrCreate bool) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	if created && m.Direction == Incoming && p.Bot().URL != "" {
+	// An incoming message goes to the bot's server; an outgoing one to the
+	// integration of its conversation (the worker reads which).
+	rec := p.Bot()
+	if created && (m.Direction == Incoming && rec.URL != "" || m.Direction == Outgoing && hasEnabled(rec)) {
 		if err := a.dispatch.send(ctx, job{Kind: "message", Bot: p.BotID, Message: &m, Stored: true}, now, 0); err != nil {
 			return Message{}, err
 		}
 	}
 	return m, nil
+}
+
+// hasEnabled reports whether any integration is enabled on the bot.
+func hasEnabled(rec auth.BotRecord) bool {
+	for _, in := range rec.Integrations {
+		if in.Enabled {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *API) discriminator(tags map[string]string, by []string) map[string]string {

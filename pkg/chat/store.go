@@ -119,12 +119,21 @@ type Deliveries interface {
 	EventAt(ctx context.Context, ref chatdata.EventRef) (Event, bool, error)
 	SetEventStatus(ctx context.Context, ref chatdata.EventRef, from, to, reason string) (bool, error)
 	CreateMessage(ctx context.Context, bot string, m Message, at time.Time) error
+	CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error
+	// What a delivery carries beyond the job: a message_created event's
+	// message, user and conversation; an outgoing message's conversation
+	// (its integration) and author.
+	Message(ctx context.Context, bot, msg string) (Message, error)
+	Conversation(ctx context.Context, bot, conv string) (Conversation, error)
+	User(ctx context.Context, bot, id string) (User, error)
 }
 
-// Bots reads the bot record (url, signing secret, installed integrations)
-// the delivery worker posts with.
+// Bots reads the bot record (url, signing secret, configuration, installed
+// integrations) requests to bots' and integrations' servers are made
+// with, and the url of an integration whose installations have none.
 type Bots interface {
 	BotRecord(ctx context.Context, bot string) (auth.BotRecord, error)
+	IntegrationURL(ctx context.Context, integrationID string) (string, error)
 }
 
 // Eraser is the lifecycle's side of deleting: the transaction item that

@@ -64,7 +64,14 @@ func (s *Store) messageWrites(bot string, m Message, at time.Time) []types.Trans
 	if m.Direction == Incoming {
 		counter = counterUserMessages
 	}
-	return []types.TransactWriteItem{
+	// The bot itself is a user of every conversation of the bot (it writes
+	// its replies with userId = its id, as on Botpress): nothing to check.
+	user := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: userKey(bot, m.UserID), ConditionExpression: aws.String("attribute_exists(pk)")}}
+	if m.UserID == bot {
+		user = s.countIn(bot, at, counter)
+		counter = ""
+	}
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: s.messageItem(bot, m), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Update: &types.Update{
 			TableName: &s.table, Key: convKey(bot, m.ConversationID),
@@ -72,9 +79,18 @@ func (s *Store) messageWrites(bot string, m Message, at time.Time) []types.Trans
 			ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(deleting)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":at": ds.S(m.CreatedAt), ":sk": ds.S(m.CreatedAt + "#" + m.ConversationID)},
 		}},
-		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: userKey(bot, m.UserID), ConditionExpression: aws.String("attribute_exists(pk)")}},
-		s.countIn(bot, at, counter),
+		user, // third: messageError reads its cancellation reason
 	}
+	if counter != "" {
+		items = append(items, s.countIn(bot, at, counter))
+	}
+	return items
+}
+
+// BotUser is the user a bot writes its messages as: the bot itself, which
+// exists implicitly in every conversation of the bot (as on Botpress).
+func BotUser(bot string) User {
+	return User{ID: bot, CreatedAt: "1970-01-01T00:00:00.000Z", UpdatedAt: "1970-01-01T00:00:00.000Z", Tags: map[string]string{}}
 }
 
 // messageError turns the cancellation of a message transaction into the
@@ -287,7 +303,7 @@ func (s *Store) CheckReferences(ctx context.Context, bot, conv, user string) err
 	if c := got[botPK(bot)+"|CONV#"+conv]; c == nil || c["deleting"] != nil {
 		return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", conv)
 	}
-	if got[botPK(bot)+"|USER#"+user] == nil {
+	if got[botPK(bot)+"|USER#"+user] == nil && user != bot {
 		return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", user)
 	}
 	return nil

@@ -58,8 +58,12 @@ func (s *Store) CreateUser(ctx context.Context, bot string, u User, integration 
 	return err
 }
 
-// User returns a user of the bot: one GetItem.
+// User returns a user of the bot: one GetItem (none for the bot itself,
+// the implicit author of its replies).
 func (s *Store) User(ctx context.Context, bot, id string) (User, error) {
+	if id == bot {
+		return BotUser(bot), nil
+	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: userKey(bot, id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return User{}, err

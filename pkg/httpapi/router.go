@@ -25,6 +25,10 @@ const RequestIDHeader = "X-Parley-Request-Id"
 type Response struct {
 	Status int
 	Body   any
+	// Raw, when set, is written as is with Header instead of Body as JSON
+	// (a proxied answer, e.g. an integration's answer to its webhook).
+	Raw    []byte
+	Header http.Header
 }
 
 // OK answers 200 with body.
@@ -72,6 +76,16 @@ func (h handlerAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res, err := Handler(h)(r)
 	if err != nil {
 		WriteError(w, r, err)
+		return
+	}
+	if res.Raw != nil || res.Header != nil {
+		for k, vs := range res.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		w.WriteHeader(res.Status)
+		_, _ = w.Write(res.Raw)
 		return
 	}
 	WriteJSON(w, res.Status, res.Body)

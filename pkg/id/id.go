@@ -62,3 +62,24 @@ func Valid(s string) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
 	}) < 0
 }
+
+// Webhook returns the id of a new webhook of a bot installation: "wh_",
+// the bot id's ULID, "_", a new ULID (56 characters; webhook ids are not
+// bound by MaxLen). It names its bot, so a request to the webhook finds its
+// installation with one read of the bot, and no lookup item needs keeping.
+func Webhook(botID string, t time.Time) string {
+	return "wh_" + strings.TrimPrefix(botID, Bot+"_") + "_" + ULID(t)
+}
+
+// WebhookBot returns the bot a webhook id names.
+func WebhookBot(webhookID string) (string, bool) {
+	rest, ok := strings.CutPrefix(webhookID, "wh_")
+	if !ok {
+		return "", false
+	}
+	botULID, hook, ok := strings.Cut(rest, "_")
+	if !ok || len(botULID) != 26 || len(hook) != 26 {
+		return "", false
+	}
+	return Bot + "_" + botULID, true
+}

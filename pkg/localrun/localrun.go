@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -174,7 +173,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		invoke := lambdahttp.Handler(h)
 		for _, r := range t.RoutesOf(fn.Name) {
-			mux.Handle(r.Key(), gateway(r, invoke))
+			mux.Handle(r.MuxKey(), gateway(r, invoke))
 		}
 	}
 	mux.HandleFunc("POST /_local/schedules/{name}", s.fireHandler)
@@ -252,12 +251,7 @@ func reachable(ctx context.Context, cfg aws.Config, endpoint string) error {
 // gateway plays API Gateway for one route: HTTP request in, v2 event to the
 // function, proxy response back out.
 func gateway(route topology.Route, invoke lambdahttp.Func) http.Handler {
-	var params []string
-	for _, seg := range strings.Split(route.Path, "/") {
-		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-			params = append(params, strings.Trim(seg, "{}"))
-		}
-	}
+	params := route.Params()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pathParams := map[string]string{}
 		for _, p := range params {

@@ -179,6 +179,21 @@ type Route struct {
 // Key returns the API Gateway route key, "GET /v1/chat/users/{id}".
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
+// MuxKey is the route's net/http ServeMux pattern: the key with a greedy
+// parameter {name+} written {name...}.
+func (r Route) MuxKey() string { return strings.ReplaceAll(r.Key(), "+}", "...}") }
+
+// Params names the route's path parameters (a greedy one without its +).
+func (r Route) Params() []string {
+	var out []string
+	for _, seg := range strings.Split(r.Path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			out = append(out, strings.TrimSuffix(strings.Trim(seg, "{}"), "+"))
+		}
+	}
+	return out
+}
+
 // Index is a global secondary index with string keys, projecting all attributes.
 type Index struct {
 	Name         string
@@ -279,20 +294,29 @@ func Default() Topology {
 				Tables: []TableAccess{WritesTable(AdminTable, "gsi1", "gsi2"), ReadsTable(ChatTable),
 					{Table: LifecycleTable, Access: Write}},
 				Buckets: []BucketAccess{{Bucket: BotCodeBucket, Access: Read | Write | Delete}},
-				SendsTo: []string{LifecycleQueue}, Seals: true,
+				// A bot's change queues register/unregister for its servers
+				// on the delivery queue.
+				SendsTo: []string{LifecycleQueue, DeliveryQueue}, Seals: true,
 				// Invitation codes go to the invited by email, from SES_SENDER.
-				Settings: map[string]string{"SES_SENDER": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
+				// PUBLIC_URL is the base of the absolute webhook urls sent to
+				// integrations ("": the request's own scheme and host).
+				Settings: map[string]string{"SES_SENDER": "", "PUBLIC_URL": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
 			// The chat function authenticates against the admin table (token,
-			// bot, membership, integrations: by key) and records erase intents
-			// in the lifecycle table, handed to the lifecycle queue.
+			// bot, membership, integrations: by key), writes there what
+			// integrations configure and what fails between Parley and bots'
+			// servers (bot issues and logs), and records erase intents in the
+			// lifecycle table, handed to the lifecycle queue. It also serves
+			// integrations' webhooks.
 			{Name: ChatFunction, Kind: HTTP,
-				Tables: []TableAccess{WritesTable(ChatTable, "gsi1", "gsi2"), ReadsTable(AdminTable),
+				Tables: []TableAccess{WritesTable(ChatTable, "gsi1", "gsi2"), WritesTable(AdminTable),
 					{Table: LifecycleTable, Access: Write}},
 				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
-			// It reads the bot record (url, signing secret) and writes event
-			// statuses and released messages. Its webhook posts time out well
-			// within the timeout; retries are re-sent jobs, not long waits.
-			{Name: DeliveryFunction, Kind: Worker, Tables: []TableAccess{WritesTable(ChatTable), ReadsTable(AdminTable)},
+			// It reads the bot record (url, signing secret, installations)
+			// and writes event statuses, released messages and the events of
+			// incoming messages, and the bot's issues and logs (admin table).
+			// Its posts time out well within the timeout; retries are re-sent
+			// jobs, not long waits.
+			{Name: DeliveryFunction, Kind: Worker, Tables: []TableAccess{WritesTable(ChatTable), WritesTable(AdminTable)},
 				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
 		},
 		Tables: []Table{
@@ -402,7 +426,13 @@ func Default() Topology {
 		"POST /v1/chat/states/{type}/{id}/{name}/get-or-set",
 		"POST /v1/chat/states/{type}/{id}/{name}/expiry",
 		"POST /v1/chat/actions",
+		"POST /v1/chat/integrations/configure",
 	)...)
+	// Integrations' webhooks, any sub-path ({path+}: API Gateway's greedy
+	// parameter, {path...} in net/http), every method the SDK forwards.
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		t.Routes = append(t.Routes, routes(ChatFunction, m+" /v1/webhooks/{id}", m+" /v1/webhooks/{id}/{path+}")...)
+	}
 	addLifecycle(&t)
 	addCompliance(&t)
 	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
