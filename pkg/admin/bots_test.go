@@ -131,9 +131,10 @@ func TestBotDeleteAndTransfer(t *testing.T) {
 
 	del := env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs})
 	want(t, del, 200, "")
-	// The bot goes in one transaction; its chat data is handed to the
-	// lifecycle queue (see pkg/lifecycle TestDeletedBotDataIsPurged).
-	wantCalls(t, del, 2, "DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
+	// One Query finds the workspace's legal holds; the bot goes in one
+	// transaction with its purge intent, and the purge is queued (see
+	// pkg/lifecycle TestPurgeEverything).
+	wantCalls(t, del, 2, "DynamoDB.Query=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
 	want(t, env.Do(t, R{Method: "GET", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	if count(src) != float64(0) {

@@ -156,7 +156,7 @@ func TestRolesPerFamily(t *testing.T) {
 	}
 	// Families served by other functions are checked by pkg/auth's
 	// TestMatrixEnforced and by their own packages.
-	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion."}
+	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion.", "compliance."}
 	for perm, allowed := range auth.Matrix {
 		probe, ok := probes[perm]
 		if !ok {

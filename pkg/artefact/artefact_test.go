@@ -188,7 +188,7 @@ func testPolicies(t *testing.T, r *rig, f *Function) {
 }
 
 func testCompliance(t *testing.T, r *rig, f *Function) {
-	wantUnauthorized(t, r.call(t, f, "GET /api/v1/legal-holds", "/api/v1/legal-holds",
+	wantUnauthorized(t, r.call(t, f, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key",
 		map[string]string{"authorization": "Bearer bp_pat_wrong"}, ""))
 	r.needBot(t)
 	m := wantStatus(t, r.call(t, f, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key", r.bearer(), ""), 200)

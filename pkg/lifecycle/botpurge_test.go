@@ -77,12 +77,12 @@ func seedBot(t *testing.T, env *testenv.Env, token, ws string) string {
 	return bot
 }
 
-// proof is what Parley keeps of a deleted bot on purpose: audit records
-// and deletion job records (with their expiry), the evidence of what was
-// done.
+// proof is what Parley keeps of a deleted bot on purpose: audit records,
+// deletion job records (with their expiry) and receipts, the evidence of
+// what was done.
 func proof(it map[string]types.AttributeValue) bool {
-	sk := ds.String(it, ds.SK)
-	return strings.HasPrefix(sk, "AUDIT#") || strings.HasPrefix(sk, "JOB#") || strings.HasPrefix(ds.String(it, ds.PK), "JOB#")
+	sk, pk := ds.String(it, ds.SK), ds.String(it, ds.PK)
+	return strings.HasPrefix(sk, "AUDIT#") || strings.HasPrefix(sk, "JOB#") || strings.HasPrefix(pk, "JOB#") || strings.HasPrefix(pk, "RCPT#")
 }
 
 // holdings lists, by reading every table of the stack and every bucket
