@@ -386,3 +386,49 @@ func TestBadHoldsAndRequestsWriteNothing(t *testing.T) {
 	ows := w.env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: other, Body: map[string]any{"name": "o"}}).Body["id"].(string)
 	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + w.bots[0], Token: other, Headers: map[string]string{"x-workspace-id": ows}}), 404, "ResourceNotFound")
 }
+
+// A legal hold beats a due retention policy: the held conversation stays,
+// the run's receipt names the hold, the others go.
+func TestALegalHoldBeatsADuePolicy(t *testing.T) {
+	w := newWorld(t)
+	bot := w.bots[0]
+	hold := w.env.Do(t, R{Method: "POST", Path: "/api/v1/legal-holds", Token: w.token, Headers: w.wh(),
+		Body: map[string]any{"reason": "audit", "botId": bot, "conversationIds": []string{w.alone[bot]}}})
+	testenv.Want(t, hold, 200, "")
+	holdID := hold.Body["hold"].(map[string]any)["id"].(string)
+	pol := w.env.Do(t, R{Method: "POST", Path: "/api/v1/policy/create", Token: w.token, Headers: w.wh(), Body: map[string]any{
+		"name": "fast", "description": "delete at once", "type": "retention",
+		"config": map[string]any{"maxAge": "PT1S", "action": "delete", "basis": "createdAt", "scope": map[string]any{"botIds": []string{bot}}}}})
+	testenv.Want(t, pol, 200, "")
+	time.Sleep(1100 * time.Millisecond)
+	if err := w.env.Fire(context.Background(), "offpeak"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var run map[string]any
+	for run == nil || run["status"] == "in_progress" {
+		if time.Now().After(deadline) {
+			t.Fatalf("run: %v", run)
+		}
+		time.Sleep(100 * time.Millisecond)
+		runs := w.env.Do(t, R{Method: "GET", Path: "/api/v1/policy/" + pol.Body["id"].(string) + "/runs", Token: w.token, Headers: w.wh()})
+		if items, _ := runs.Body["items"].([]any); len(items) > 0 {
+			run = items[0].(map[string]any)
+		}
+	}
+	if run["deletedCount"] != float64(1) || run["skippedReasons"].(map[string]any)["legalHold"] != float64(1) {
+		t.Fatalf("run under a hold: %v", run)
+	}
+	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.alone[bot], Token: w.token, Headers: map[string]string{"x-bot-id": bot}}), 200, "")
+	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.share[bot], Token: w.token, Headers: map[string]string{"x-bot-id": bot}}), 404, "ResourceNotFound")
+	rc := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + run["id"].(string), Token: w.token, Headers: w.wh()})
+	testenv.Want(t, rc, 200, "")
+	named := false
+	for _, it := range rc.Body["items"].([]any) {
+		m := it.(map[string]any)
+		named = named || (m["id"] == w.alone[bot] && m["holdId"] == holdID && m["reason"] == "legalHold")
+	}
+	if !named {
+		t.Fatalf("the run's receipt does not name the hold: %s", rc.Raw)
+	}
+}
