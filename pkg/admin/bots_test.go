@@ -36,7 +36,7 @@ func TestBotCodeInS3AndUpdate(t *testing.T) {
 		"name": "c", "code": "export default {}", "medias": []any{map[string]any{"name": "logo", "url": "data:image/png;base64,aGVsbG8="}},
 	}})
 	want(t, created, 200, "")
-	wantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1,S3.PutObject=2")
+	wantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,S3.PutObject=2")
 	bot := created.Body["bot"].(map[string]any)
 	botID := bot["id"].(string)
 	if _, leaked := bot["code"]; leaked {
@@ -113,7 +113,7 @@ func TestBotDeleteAndTransfer(t *testing.T) {
 
 	tr := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots/" + a["id"].(string) + "/transfer", Token: owner, Headers: hs, Body: map[string]any{"targetWorkspaceId": dst}})
 	want(t, tr, 200, "")
-	wantCalls(t, tr, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, tr, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	count := func(ws string) any {
 		return env.Do(t, R{Method: "GET", Path: "/v1/admin/workspaces/" + ws, Token: owner}).Body["botCount"]
 	}

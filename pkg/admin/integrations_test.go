@@ -31,7 +31,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 	}
 	created := env.Do(t, R{Method: "POST", Path: "/v1/admin/integrations", Token: owner, Headers: h, Body: def("0.1.0", false)})
 	want(t, created, 200, "")
-	wantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1")
+	wantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	in := created.Body["integration"].(map[string]any)
 	privID := in["id"].(string)
 	if s := in["secrets"].([]any); len(s) != 1 || s[0] != "API_KEY" || strings.Contains(string(created.Raw), "s3cr3t") {

@@ -45,7 +45,7 @@ func TestWorkspaceUpdateDeleteAudit(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: path, Token: owner, Body: map[string]any{"name": "Acme 2", "spendingLimit": 50, "handle": "acme-two"}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
 	if upd.Body["name"] != "Acme 2" || upd.Body["spendingLimit"] != float64(50) || upd.Body["handle"] != "acme-two" {
 		t.Fatalf("update answered %s", upd.Raw)
 	}

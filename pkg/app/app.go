@@ -170,6 +170,8 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		return DeletionsHTTP(d)
 	case topology.PoliciesFunction:
 		return PoliciesHTTP(d)
+	case topology.ComplianceFunction:
+		return ComplianceHTTP(d)
 	}
 	return nil, fmt.Errorf("no HTTP function named %q", name)
 }

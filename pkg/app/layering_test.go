@@ -18,7 +18,7 @@ const module = "github.com/parley-dev/parley/"
 
 // featurePackages never import each other (directly or through another
 // package); adapters between them live in pkg/app.
-var featurePackages = []string{"admin", "botkey", "chat", "deletion", "files", "policy", "retention", "tables"}
+var featurePackages = []string{"admin", "botkey", "chat", "compliance", "deletion", "files", "policy", "retention", "tables"}
 
 // tableOwners maps each table's owning package to the key spellings only it
 // may write: prefixes of sort and partition keys ("…#") and the names of
@@ -27,8 +27,8 @@ var featurePackages = []string{"admin", "botkey", "chat", "deletion", "files", "
 var tableOwners = map[string][]string{
 	"chatdata": {"BOT#", "CONV#", "USER#", "USERTAGS#", "CONVTAGS#", "MSG#", "MSGTAGS#", "PART#", "STATE#", "EVT#", "STAT#",
 		"#CONVS", "#MSGS", "#EVTS", "#USERS"},
-	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "BAK#", "INT#", "ISSUE#", "LOG#", "MEMBER#", "INV#",
-		"EVT#", "USAGE#"},
+	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "AUDITHEAD", "#AUDITCHAIN", "BAK#", "INT#", "ISSUE#", "LOG#",
+		"MEMBER#", "INV#", "EVT#", "USAGE#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},
 }

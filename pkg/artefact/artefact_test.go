@@ -76,6 +76,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		{topology.ChatFunction, testChat},
 		{topology.DeletionsFunction, testDeletions},
 		{topology.PoliciesFunction, testPolicies},
+		{topology.ComplianceFunction, testCompliance},
 		// The delivery worker drops an unreadable job (retrying cannot mend
 		// it), re-queues one not yet due (a SendMessage to its queue), and
 		// reports one whose bot record does not decode.
@@ -186,6 +187,16 @@ func testPolicies(t *testing.T, r *rig, f *Function) {
 	}
 }
 
+func testCompliance(t *testing.T, r *rig, f *Function) {
+	wantUnauthorized(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify",
+		map[string]string{"authorization": "Bearer bp_pat_wrong"}, ""))
+	r.needBot(t)
+	m := wantStatus(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify", r.bearer("x-workspace-id", r.workspace), ""), 200)
+	if m["valid"] != true {
+		t.Fatalf("verify: %v", m)
+	}
+}
+
 // testWorker sends a worker a batch: the partial batch response must list
 // exactly the failing messages.
 func testWorker(queue string, bodies map[string]string, failing ...string) func(t *testing.T, r *rig, f *Function) {
@@ -259,16 +270,17 @@ func TestMissingEnvironmentFailsInit(t *testing.T) {
 // may hold: its own. The wiring is per function (each main calls its own
 // builder), so the linker drops every other function's code.
 var linked = map[string][]string{
-	topology.AdminFunction:     {"admin", "botkey"},
-	topology.ChatFunction:      {"chat"},
-	topology.DeletionsFunction: {"deletion", "botkey"},
-	topology.PoliciesFunction:  {"policy", "retention"},
-	topology.DeliveryFunction:  {"chat"},
-	topology.LifecycleFunction: {"deletion", "retention"},
-	topology.OffpeakFunction:   {"deletion", "retention"},
+	topology.AdminFunction:      {"admin", "botkey"},
+	topology.ChatFunction:       {"chat"},
+	topology.DeletionsFunction:  {"deletion", "botkey"},
+	topology.PoliciesFunction:   {"policy", "retention"},
+	topology.ComplianceFunction: {"compliance"},
+	topology.DeliveryFunction:   {"chat"},
+	topology.LifecycleFunction:  {"deletion", "retention"},
+	topology.OffpeakFunction:    {"deletion", "retention"},
 }
 
-var featurePackages = []string{"admin", "botkey", "chat", "deletion", "files", "policy", "retention", "tables"}
+var featurePackages = []string{"admin", "botkey", "chat", "compliance", "deletion", "files", "policy", "retention", "tables"}
 
 // Each binary links the code of its own function only: the chat function
 // holds no deletion, retention or policy code, and so on. Read from the

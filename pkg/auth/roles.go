@@ -72,8 +72,11 @@ const (
 	PoliciesWrite Permission = "policies.write"
 	// DeletionRead: read conversation deletion jobs.
 	DeletionRead Permission = "deletion.read"
-	// DeletionWrite: submit conversation deletion jobs.
+	// DeletionWrite: submit conversation deletion jobs, and cancel, pause
+	// or resume them.
 	DeletionWrite Permission = "deletion.write"
+	// ArchivesRestore: bring archived conversations back to the live tables.
+	ArchivesRestore Permission = "archives.restore"
 )
 
 var (
@@ -111,6 +114,7 @@ var Matrix = map[Permission][]Role{
 	PoliciesWrite:     admins,
 	DeletionRead:      managers,
 	DeletionWrite:     managers,
+	ArchivesRestore:   admins,
 }
 
 // Allows reports whether role holds permission.

@@ -275,7 +275,7 @@ func (s *stampedLines) WriteLine(l lifecycle.Line) error {
 // <workspace>/<bot>/<yyyy>/<mm>/<conversationId>.jsonl.gz, the month of its
 // creation.
 func ArchiveKey(ws, bot, conv string, created time.Time) string {
-	return fmt.Sprintf("%s/%s/%04d/%02d/%s.jsonl.gz", ws, bot, created.Year(), int(created.Month()), conv)
+	return lifecycle.ArchiveKey(ws, bot, conv, created)
 }
 
 func count(plan map[string]lifecycle.Outcome, failing bool) tally {
