@@ -66,7 +66,7 @@ func TestBotCodeInS3AndUpdate(t *testing.T) {
 		"url":    nil, "layers": []any{}, "shouldMergePlugins": false,
 	}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	b := upd.Body["bot"].(map[string]any)
 	if b["name"] != "renamed" || b["alwaysAlive"] != true || b["tags"].(map[string]any)["team"] != "cx" || b["states"].(map[string]any)["s"] == nil {
 		t.Fatalf("update %s", upd.Raw)
@@ -133,7 +133,7 @@ func TestBotDeleteAndTransfer(t *testing.T) {
 	want(t, del, 200, "")
 	// The bot goes in one transaction; its chat data is handed to the
 	// lifecycle queue (see pkg/lifecycle TestDeletedBotDataIsPurged).
-	wantCalls(t, del, 2, "DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
+	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
 	want(t, env.Do(t, R{Method: "GET", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	if count(src) != float64(0) {

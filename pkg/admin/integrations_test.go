@@ -68,7 +68,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h, Body: map[string]any{"title": "Acme 2", "secrets": map[string]any{"API_KEY": nil, "OTHER": "x"}}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	if u := upd.Body["integration"].(map[string]any); u["title"] != "Acme 2" || u["secrets"].([]any)[0] != "OTHER" {
 		t.Fatalf("update %s", upd.Raw)
 	}

@@ -44,7 +44,7 @@ func TestMembersAndLastOwner(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: "/v1/admin/workspace-members/" + memberID, Token: owner, Headers: h, Body: map[string]any{"role": "owner"}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.GetItem=3,DynamoDB.TransactWriteItems=1")
 	if upd.Body["role"] != "owner" || upd.Body["email"] != email {
 		t.Fatalf("update %s", upd.Raw)
 	}
@@ -156,7 +156,7 @@ func TestRolesPerFamily(t *testing.T) {
 	}
 	// Families served by other functions are checked by pkg/auth's
 	// TestMatrixEnforced and by their own packages.
-	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion."}
+	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion.", "archives."}
 	for perm, allowed := range auth.Matrix {
 		probe, ok := probes[perm]
 		if !ok {

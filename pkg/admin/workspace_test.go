@@ -76,7 +76,7 @@ func TestWorkspaceUpdateDeleteAudit(t *testing.T) {
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bot, Token: owner, Headers: h}), 200, "")
 	del := env.Do(t, R{Method: "DELETE", Path: path, Token: owner})
 	want(t, del, 200, "")
-	wantCalls(t, del, 2, "DynamoDB.Query=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.Query=1,DynamoDB.TransactWriteItems=1")
 	want(t, env.Do(t, R{Method: "GET", Path: path, Token: owner}), 404, "ResourceNotFound")
 	want(t, env.Do(t, R{Method: "PUT", Path: path, Token: owner, Body: map[string]any{"name": "x"}}), 404, "ResourceNotFound")
 }

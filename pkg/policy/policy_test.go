@@ -67,7 +67,7 @@ func TestPolicyCRUD(t *testing.T) {
 	// Incremental update: only the name and the config change.
 	up := c.do(t, "POST", "/"+pid+"/update", map[string]any{"name": "60DayRetention", "config": map[string]any{"maxAge": "P60D", "action": "delete"}})
 	want(t, up, 200, "")
-	testenv.WantCalls(t, up, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, up, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	got = c.do(t, "GET", "/"+pid+"/fetch", nil)
 	if got.Body["name"] != "60DayRetention" || got.Body["description"] != "Archive conversations idle 30 days" ||
 		got.Body["config"].(map[string]any)["maxAge"] != "P60D" || got.Body["blueprintId"] != "blueprint_xyz789" || got.Body["updatedAt"] == got.Body["createdAt"] {
