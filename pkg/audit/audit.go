@@ -72,11 +72,13 @@ const (
 	UpdatePolicy      = "UPDATE_POLICY"
 	DeletePolicy      = "DELETE_POLICY"
 	// RestoreConversation: an archived conversation brought back to the
-	// live tables. ControlDeletionJob: a deletion job cancelled, paused or
-	// resumed (the value names which).
+	// live tables.
 	RestoreConversation = "RESTORE_CONVERSATION"
-	ControlDeletionJob  = "CONTROL_DELETION_JOB"
 )
+
+// ControlDeletionJob is the action of a deletion job cancelled, paused or
+// resumed ("CANCEL_DELETION_JOB", "PAUSE_DELETION_JOB", "RESUME_DELETION_JOB").
+func ControlDeletionJob(op string) string { return strings.ToUpper(op) + "_DELETION_JOB" }
 
 // DeletionJob is the action of a finished conversation deletion job
 // ("DELETION_JOB_COMPLETED", "DELETION_JOB_FAILED").

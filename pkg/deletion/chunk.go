@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
@@ -49,6 +50,14 @@ type Worker struct {
 	finish  *Finisher
 	retries int
 	log     *slog.Logger
+	budgets *lifecycledata.Budgets
+}
+
+// Paced makes the worker draw each chunk's items from its workspace's
+// throughput budget.
+func (w *Worker) Paced(b *lifecycledata.Budgets) *Worker {
+	w.budgets = b
+	return w
 }
 
 // NewWorker returns the chunk worker; conversations is the catalogue's
@@ -66,7 +75,24 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, receives int)
 	if end, err := clock.Parse(work.WindowEnd); err == nil && w.clock.Now().After(end) {
 		return nil // the window closed: the chunk stays pending for the next one
 	}
-	return w.pipeline().Run(ctx, w.chunk(work), w.settlement(work))
+	// One GetItem of the job: a paused or cancelled job's chunks are not
+	// processed (they stay pending; a resume queues them again), and the
+	// job names the workspace whose budget paces the chunk.
+	j, err := w.store.Get(ctx, work.BotID, work.JobID)
+	if apperr.Is(err, apperr.ResourceNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if j.Status == Paused || j.Status == Cancelled {
+		return nil
+	}
+	p := w.pipeline()
+	if w.budgets != nil {
+		p.Budget = w.budgets.For(j.WorkspaceID)
+	}
+	return p.Run(ctx, w.chunk(work), w.settlement(work))
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {

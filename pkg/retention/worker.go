@@ -67,6 +67,14 @@ type Worker struct {
 	bucket   string
 	clock    clock.Clock
 	log      *slog.Logger
+	budgets  *lifecycledata.Budgets
+}
+
+// Paced makes the worker draw each chunk's items from its workspace's
+// throughput budget (the one deletion jobs draw from).
+func (w *Worker) Paced(b *lifecycledata.Budgets) *Worker {
+	w.budgets = b
+	return w
 }
 
 // Kinds finds the catalogue kind a policy's resources name.
@@ -100,7 +108,11 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, _ int) error 
 	if err != nil {
 		return err
 	}
-	return w.pipeline().Run(ctx, c, w.settlement(work, exists))
+	p := w.pipeline()
+	if w.budgets != nil {
+		p.Budget = w.budgets.For(work.WorkspaceID)
+	}
+	return p.Run(ctx, c, w.settlement(work, exists))
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {
