@@ -78,6 +78,7 @@ type rig struct {
 	dlqURL   string
 	window   *deletion.Window
 	worker   *lifecycle.Worker
+	jobs     *deletion.Worker
 	sqs      *sqs.Client
 }
 
@@ -100,6 +101,7 @@ func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
 	convs := chatdata.NewConversationKind(r.db, env.Env["TABLE_CHAT"])
 	r.window = deletion.NewWindow(store, convs, q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
 	w := deletion.NewWorker(store, convs, r.clock, fin, log)
+	r.jobs = w
 	r.worker = lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: w.Handle}, q, r.queueURL, log)
 	return r
 }
