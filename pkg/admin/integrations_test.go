@@ -117,7 +117,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/integrations/" + pubID, Token: owner, Headers: h}), 409, "ReferenceConstraint")
 	del := env.Do(t, R{Method: "DELETE", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h})
 	want(t, del, 200, "")
-	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, del, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
 	want(t, env.Do(t, R{Method: "GET", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h}), 404, "ResourceNotFound")
 	// The version is free again.
 	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/integrations", Token: owner, Headers: h, Body: def("0.1.0", false)}), 200, "")

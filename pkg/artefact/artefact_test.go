@@ -189,7 +189,7 @@ func testPolicies(t *testing.T, r *rig, f *Function) {
 
 func testCompliance(t *testing.T, r *rig, f *Function) {
 	wantUnauthorized(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify",
-		map[string]string{"authorization": "Bearer bp_pat_wrong"}, ""))
+		map[string]string{"authorization": "Bearer bp_pat_wrong", "x-workspace-id": "wkspace_01JABCDEF0123456789ABCDEFG"}, ""))
 	r.needBot(t)
 	m := wantStatus(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify", r.bearer("x-workspace-id", r.workspace), ""), 200)
 	if m["valid"] != true {

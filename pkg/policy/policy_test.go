@@ -137,7 +137,7 @@ func TestPolicyCRUD(t *testing.T) {
 	// Delete: gone at once; a second delete is a 404.
 	del := c.do(t, "POST", "/"+pid+"/delete", map[string]any{})
 	want(t, del, 200, "")
-	testenv.WantCalls(t, del, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	want(t, c.do(t, "GET", "/"+pid+"/fetch", nil), 404, "ResourceNotFound")
 	want(t, c.do(t, "POST", "/"+pid+"/delete", map[string]any{}), 404, "ResourceNotFound")
 
