@@ -1,4 +1,5 @@
-// Command compliance is the Lambda function serving the compliance API (legal holds, data requests, receipts).
+// Command compliance is the Lambda function serving the compliance API under
+// /api/v1/: legal holds, data requests, receipts, the audit chain and restores.
 package main
 
 import (

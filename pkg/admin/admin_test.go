@@ -95,7 +95,7 @@ func TestWorkspaces(t *testing.T) {
 	owner := newAccount(t, env)
 	created := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: owner, Body: map[string]any{"name": "Acme"}})
 	want(t, created, 200, "")
-	wantCalls(t, created, 1, "DynamoDB.TransactWriteItems=1")
+	wantCalls(t, created, 1, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	ws := created.Body
 	if ws["name"] != "Acme" || ws["botCount"] != float64(0) || ws["plan"] != "community" || ws["activeTrialId"] != nil {
 		t.Fatalf("workspace %v", ws)
@@ -138,7 +138,7 @@ func TestBots(t *testing.T) {
 	}
 	created := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: owner, Headers: h, Body: def})
 	want(t, created, 200, "")
-	wantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1")
+	wantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	bot := created.Body["bot"].(map[string]any)
 	botID := bot["id"].(string)
 	if bot["name"] != "Support" || bot["dev"] != true || bot["signingSecret"] == "" || bot["status"] != "active" {

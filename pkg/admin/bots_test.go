@@ -36,7 +36,7 @@ func TestBotCodeInS3AndUpdate(t *testing.T) {
 		"name": "c", "code": "export default {}", "medias": []any{map[string]any{"name": "logo", "url": "data:image/png;base64,aGVsbG8="}},
 	}})
 	want(t, created, 200, "")
-	wantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1,S3.PutObject=2")
+	wantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,S3.PutObject=2")
 	bot := created.Body["bot"].(map[string]any)
 	botID := bot["id"].(string)
 	if _, leaked := bot["code"]; leaked {
@@ -66,7 +66,7 @@ func TestBotCodeInS3AndUpdate(t *testing.T) {
 		"url":    nil, "layers": []any{}, "shouldMergePlugins": false,
 	}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	b := upd.Body["bot"].(map[string]any)
 	if b["name"] != "renamed" || b["alwaysAlive"] != true || b["tags"].(map[string]any)["team"] != "cx" || b["states"].(map[string]any)["s"] == nil {
 		t.Fatalf("update %s", upd.Raw)
@@ -113,7 +113,7 @@ func TestBotDeleteAndTransfer(t *testing.T) {
 
 	tr := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots/" + a["id"].(string) + "/transfer", Token: owner, Headers: hs, Body: map[string]any{"targetWorkspaceId": dst}})
 	want(t, tr, 200, "")
-	wantCalls(t, tr, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, tr, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	count := func(ws string) any {
 		return env.Do(t, R{Method: "GET", Path: "/v1/admin/workspaces/" + ws, Token: owner}).Body["botCount"]
 	}
@@ -131,10 +131,11 @@ func TestBotDeleteAndTransfer(t *testing.T) {
 
 	del := env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs})
 	want(t, del, 200, "")
-	// One Query finds the workspace's legal holds; the bot goes in one
-	// transaction with its purge intent, and the purge is queued (see
-	// pkg/lifecycle TestPurgeEverything).
-	wantCalls(t, del, 2, "DynamoDB.Query=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
+	// One Query finds the workspace's legal holds, one GetItem the audit
+	// chain's head; the bot goes in one transaction with its purge intent
+	// and audit record, and the purge is queued (see pkg/lifecycle
+	// TestPurgeEverything).
+	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.Query=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
 	want(t, env.Do(t, R{Method: "GET", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + b["id"].(string), Token: owner, Headers: hs}), 404, "ResourceNotFound")
 	if count(src) != float64(0) {

@@ -31,7 +31,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 	}
 	created := env.Do(t, R{Method: "POST", Path: "/v1/admin/integrations", Token: owner, Headers: h, Body: def("0.1.0", false)})
 	want(t, created, 200, "")
-	wantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1")
+	wantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	in := created.Body["integration"].(map[string]any)
 	privID := in["id"].(string)
 	if s := in["secrets"].([]any); len(s) != 1 || s[0] != "API_KEY" || strings.Contains(string(created.Raw), "s3cr3t") {
@@ -68,7 +68,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h, Body: map[string]any{"title": "Acme 2", "secrets": map[string]any{"API_KEY": nil, "OTHER": "x"}}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	if u := upd.Body["integration"].(map[string]any); u["title"] != "Acme 2" || u["secrets"].([]any)[0] != "OTHER" {
 		t.Fatalf("update %s", upd.Raw)
 	}
@@ -117,7 +117,7 @@ func TestIntegrationsAndHub(t *testing.T) {
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/integrations/" + pubID, Token: owner, Headers: h}), 409, "ReferenceConstraint")
 	del := env.Do(t, R{Method: "DELETE", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h})
 	want(t, del, 200, "")
-	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, del, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
 	want(t, env.Do(t, R{Method: "GET", Path: "/v1/admin/integrations/" + privID, Token: owner, Headers: h}), 404, "ResourceNotFound")
 	// The version is free again.
 	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/integrations", Token: owner, Headers: h, Body: def("0.1.0", false)}), 200, "")

@@ -28,7 +28,7 @@ func TestMembersAndLastOwner(t *testing.T) {
 	email := accountOf(t, env, second)["email"].(string)
 	added := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members", Token: owner, Headers: h, Body: map[string]any{"email": email, "role": "developer"}})
 	want(t, added, 200, "")
-	wantCalls(t, added, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, added, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
 	memberID := added.Body["id"].(string)
 	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members", Token: owner, Headers: h, Body: map[string]any{"email": email, "role": "viewer"}}), 409, "AlreadyExists")
 	// The member now reaches the workspace with its role.
@@ -44,7 +44,7 @@ func TestMembersAndLastOwner(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: "/v1/admin/workspace-members/" + memberID, Token: owner, Headers: h, Body: map[string]any{"role": "owner"}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.GetItem=3,DynamoDB.TransactWriteItems=1")
 	if upd.Body["role"] != "owner" || upd.Body["email"] != email {
 		t.Fatalf("update %s", upd.Raw)
 	}
@@ -92,7 +92,7 @@ func TestInvitation(t *testing.T) {
 
 	inv := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members/" + memberID + "/invitation", Token: owner, Headers: h})
 	want(t, inv, 200, "")
-	wantCalls(t, inv, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,SESv2.SendEmail=1")
+	wantCalls(t, inv, 2, "DynamoDB.BatchGetItem=1,DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1,SESv2.SendEmail=1")
 	// The code goes to the invited by email; the inviter never sees it.
 	if got := inv.Body["invitation"].(map[string]any); got["code"] != nil || got["sentTo"] != email {
 		t.Fatalf("invitation answer %v", got)
@@ -156,7 +156,7 @@ func TestRolesPerFamily(t *testing.T) {
 	}
 	// Families served by other functions are checked by pkg/auth's
 	// TestMatrixEnforced and by their own packages.
-	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion.", "compliance."}
+	elsewhere := []string{"chat.", "tables.", "files.", "policies.", "deletion.", "compliance.", "archives."}
 	for perm, allowed := range auth.Matrix {
 		probe, ok := probes[perm]
 		if !ok {

@@ -45,7 +45,7 @@ func TestWorkspaceUpdateDeleteAudit(t *testing.T) {
 
 	upd := env.Do(t, R{Method: "PUT", Path: path, Token: owner, Body: map[string]any{"name": "Acme 2", "spendingLimit": 50, "handle": "acme-two"}})
 	want(t, upd, 200, "")
-	wantCalls(t, upd, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, upd, 2, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1")
 	if upd.Body["name"] != "Acme 2" || upd.Body["spendingLimit"] != float64(50) || upd.Body["handle"] != "acme-two" {
 		t.Fatalf("update answered %s", upd.Raw)
 	}
@@ -76,7 +76,7 @@ func TestWorkspaceUpdateDeleteAudit(t *testing.T) {
 	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bot, Token: owner, Headers: h}), 200, "")
 	del := env.Do(t, R{Method: "DELETE", Path: path, Token: owner})
 	want(t, del, 200, "")
-	wantCalls(t, del, 2, "DynamoDB.Query=1,DynamoDB.TransactWriteItems=1")
+	wantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.Query=1,DynamoDB.TransactWriteItems=1")
 	want(t, env.Do(t, R{Method: "GET", Path: path, Token: owner}), 404, "ResourceNotFound")
 	want(t, env.Do(t, R{Method: "PUT", Path: path, Token: owner, Body: map[string]any{"name": "x"}}), 404, "ResourceNotFound")
 }

@@ -68,14 +68,11 @@ func (s *Store) ReplaceBot(ctx context.Context, ws string, b Bot, code *string, 
 		s.removeObjects(ctx, written...)
 		return Bot{}, err
 	}
-	err = s.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{
-			TableName: &s.table, Item: botItem(ws, b),
-			ConditionExpression:       aws.String("workspaceId = :ws AND updatedAt = :prev"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(ws), ":prev": ds.S(prevUpdatedAt)},
-		}},
-		s.Item(audit),
-	)
+	err = s.Commit(ctx, []types.TransactWriteItem{{Put: &types.Put{
+		TableName: &s.table, Item: botItem(ws, b),
+		ConditionExpression:       aws.String("workspaceId = :ws AND updatedAt = :prev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(ws), ":prev": ds.S(prevUpdatedAt)},
+	}}}, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		err = apperr.New(apperr.ResourceLockedConflict, "bot %q changed during the update; retry", b.ID)
 	}
@@ -97,9 +94,8 @@ func (s *Store) DeleteBot(ctx context.Context, ws, botID string, audit AuditReco
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(ws)},
 		}},
 		s.countBot(ws, -1),
-		s.Item(audit),
 	}
-	err := s.transact(ctx, append(items, extra...)...)
+	err := s.Commit(ctx, append(items, extra...), audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("bot", botID)
 	}
@@ -123,10 +119,7 @@ func (s *Store) TransferBot(ctx context.Context, from, to, botID, updatedAt stri
 		s.countBot(from, -1),
 		s.countBot(to, 1),
 	}
-	for _, a := range audits {
-		items = append(items, s.Item(a))
-	}
-	err := s.transact(ctx, items...)
+	err := s.Commit(ctx, items, audits...)
 	reasons := ds.CancellationReasons(err)
 	switch {
 	case len(reasons) > 2 && reasons[0] == "ConditionalCheckFailed":
@@ -407,10 +400,9 @@ func (s *Store) ListIssueEvents(ctx context.Context, botID string, issue Issue) 
 // DeleteIssue deletes an issue with its audit record (one transaction);
 // its events expire on their own and are not shown if the code recurs.
 func (s *Store) DeleteIssue(ctx context.Context, botID, issueID string, audit AuditRecord) error {
-	err := s.transact(ctx,
-		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: issueKey(botID, issueID), ConditionExpression: aws.String("attribute_exists(pk)")}},
-		s.Item(audit),
-	)
+	err := s.Commit(ctx, []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: issueKey(botID, issueID), ConditionExpression: aws.String("attribute_exists(pk)")}},
+	}, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("issue", issueID)
 	}

@@ -276,12 +276,11 @@ func (s *Store) CreateIntegration(ctx context.Context, in Integration, code *str
 			ConditionExpression:       aws.String("attribute_not_exists(pk) OR workspaceId = :ws"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(in.WorkspaceID)}}},
 		{Put: &types.Put{TableName: &s.table, Item: withAttr(versionKey(in.Name, in.Version), "integrationId", in.ID), ConditionExpression: notExists()}},
-		s.Item(audit),
 	}
 	if owner != nil {
 		items = append(items, s.hubPut(in, *owner))
 	}
-	err = s.transact(ctx, items...)
+	err = s.Commit(ctx, items, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 2 {
 		switch {
 		case reasons[1] == "ConditionalCheckFailed":
@@ -313,12 +312,11 @@ func (s *Store) ReplaceIntegration(ctx context.Context, in Integration, code *st
 		{Put: &types.Put{TableName: &s.table, Item: integrationItem(in),
 			ConditionExpression:       aws.String("updatedAt = :prev AND workspaceId = :ws"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":prev": ds.S(prevUpdatedAt), ":ws": ds.S(in.WorkspaceID)}}},
-		s.Item(audit),
 	}
 	if owner != nil {
 		items = append(items, s.hubPut(in, *owner))
 	}
-	err = s.transact(ctx, items...)
+	err = s.Commit(ctx, items, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		err = apperr.New(apperr.ResourceLockedConflict, "integration %q changed during the update; retry", in.ID)
 	}
@@ -450,14 +448,13 @@ func (s *Store) DeleteIntegration(ctx context.Context, in Integration, audit Aud
 	if in.Public {
 		return apperr.New(apperr.ReferenceConstraint, "integration %q is public and may be installed by other workspaces; it can't be deleted", in.ID)
 	}
-	err := s.transact(ctx,
-		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: integrationKey(in.ID),
+	err := s.Commit(ctx, []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: integrationKey(in.ID),
 			ConditionExpression:       aws.String("workspaceId = :ws AND #public = :false"),
 			ExpressionAttributeNames:  map[string]string{"#public": "public"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":ws": ds.S(in.WorkspaceID), ":false": &types.AttributeValueMemberBOOL{Value: false}}}},
-		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: versionKey(in.Name, in.Version)}},
-		s.Item(audit),
-	)
+		{Delete: &types.Delete{TableName: &s.table, Key: versionKey(in.Name, in.Version)}},
+	}, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("integration", in.ID)
 	}

@@ -86,7 +86,6 @@ func (s *Store) AddMember(ctx context.Context, m NewMember, audit AuditRecord) e
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: memberItem(m.Workspace, m.AccountID, m.Role, m.CreatedAt), ConditionExpression: notExists()}},
 		s.countMembers(m.Workspace, 1, ownerDelta(m.Role)),
-		s.Item(audit),
 	}
 	if a := m.NewAccount; a != nil {
 		claim := withAttr(emailKey(a.Email), "accountId", a.ID)
@@ -97,14 +96,14 @@ func (s *Store) AddMember(ctx context.Context, m NewMember, audit AuditRecord) e
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: claim, ConditionExpression: notExists()}},
 		)
 	}
-	err := s.transact(ctx, items...)
+	err := s.Commit(ctx, items, audit)
 	reasons := ds.CancellationReasons(err)
 	switch {
 	case len(reasons) > 1 && reasons[0] == "ConditionalCheckFailed":
 		return apperr.New(apperr.AlreadyExists, "this account is already a member of the workspace")
 	case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
 		return apperr.New(apperr.QuotaExceeded, "the workspace has reached its plan's quota of members")
-	case len(reasons) > 4 && reasons[4] == "ConditionalCheckFailed":
+	case m.NewAccount != nil && len(reasons) > 3 && reasons[3] == "ConditionalCheckFailed":
 		return apperr.New(apperr.AlreadyExists, "an account with this email was created meanwhile; retry")
 	}
 	return err
@@ -139,16 +138,17 @@ func (s *Store) ChangeMember(ctx context.Context, ws, acc string, from, to auth.
 			ConditionExpression: aws.String("#role = :from"), ExpressionAttributeNames: map[string]string{"#role": "role"}, ExpressionAttributeValues: cond}
 	}
 	owners := ownerDelta(to) - ownerDelta(from)
-	items := []types.TransactWriteItem{change, s.Item(audit)}
-	if members != 0 || owners != 0 {
+	items := []types.TransactWriteItem{change}
+	counted := members != 0 || owners != 0
+	if counted {
 		items = append(items, s.countMembers(ws, members, owners))
 	}
-	err := s.transact(ctx, items...)
+	err := s.Commit(ctx, items, audit)
 	reasons := ds.CancellationReasons(err)
 	switch {
 	case len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed":
 		return apperr.New(apperr.ResourceLockedConflict, "the member changed meanwhile; retry")
-	case len(reasons) > 2 && reasons[2] == "ConditionalCheckFailed":
+	case counted && len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
 		return apperr.New(apperr.ReferenceConstraint, "a workspace keeps at least one owner: make another member owner first")
 	}
 	return err
@@ -201,13 +201,12 @@ func (s *Store) IssueInvitation(ctx context.Context, ws, acc, hash string, expir
 	}
 	invite := withAttr(invitationKey(hash), "accountId", acc)
 	invite["expiresAt"] = num(int(expires.Unix()))
-	err = s.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: invite, ConditionExpression: notExists()}},
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: accountKey(acc),
+	err = s.Commit(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: invite, ConditionExpression: notExists()}},
+		{Update: &types.Update{TableName: &s.table, Key: accountKey(acc),
 			UpdateExpression: aws.String("SET inviteHash = :h"), ConditionExpression: aws.String("attribute_exists(pending)"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":h": ds.S(hash)}}},
-		s.Item(audit),
-	)
+	}, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
 		return apperr.New(apperr.RelationConflict, "this member's account is active: they create their own tokens")
 	}

@@ -226,11 +226,10 @@ func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, audit AuditRec
 	member := memberItem(w.ID, w.OwnerID, auth.Owner, w.CreatedAt)
 	item := ds.Item(w, keysOf(workspaceKey(w.ID)))
 	item["memberCount"], item["ownerCount"] = num(1), num(1)
-	return s.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},
-		s.Item(audit),
-	)
+	return s.Commit(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
+		{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},
+	}, audit)
 }
 
 func num(n int) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(n)} }
@@ -335,12 +334,11 @@ func (s *Store) CreateBot(ctx context.Context, workspaceID string, b Bot, code *
 		s.removeObjects(ctx, written...)
 		return Bot{}, err
 	}
-	err = s.transact(ctx,
-		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: botItem(workspaceID, b), ConditionExpression: notExists()}},
+	err = s.Commit(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: botItem(workspaceID, b), ConditionExpression: notExists()}},
 		s.countBot(workspaceID, 1),
-		s.Item(audit),
-	)
-	if reasons := ds.CancellationReasons(err); len(reasons) == 3 && reasons[1] == "ConditionalCheckFailed" {
+	}, audit)
+	if reasons := ds.CancellationReasons(err); len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
 		err = apperr.New(apperr.QuotaExceeded, "the workspace has reached its plan's quota of bots")
 	}
 	if err != nil {

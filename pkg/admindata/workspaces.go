@@ -42,10 +42,7 @@ func (s *Store) ReplaceWorkspace(ctx context.Context, w Workspace, prevUpdatedAt
 		TableName: &s.table, Key: workspaceKey(w.ID), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}}}
-	for _, a := range audits {
-		items = append(items, s.Item(a))
-	}
-	err = s.transact(ctx, items...)
+	err = s.Commit(ctx, items, audits...)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.New(apperr.ResourceLockedConflict, "workspace %q changed during the update; retry", w.ID)
 	}
@@ -64,11 +61,11 @@ func (s *Store) DeleteWorkspace(ctx context.Context, ws string, audit AuditRecor
 		TableName: &s.table, Key: workspaceKey(ws),
 		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(botCount) OR botCount = :zero)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":zero": num(0)},
-	}}, s.Item(audit)}
+	}}}
 	for _, k := range members {
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: k}})
 	}
-	err = s.transact(ctx, items...)
+	err = s.Commit(ctx, items, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.New(apperr.ReferenceConstraint, "workspace %q still has bots: delete or transfer them first", ws)
 	}

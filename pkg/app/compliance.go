@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/compliance"
 	"github.com/parley-dev/parley/pkg/lifecycle"
@@ -13,9 +16,18 @@ import (
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
-// ComplianceHTTP builds the compliance function's handler.
+// ComplianceHTTP builds the compliance function's handler: the audit
+// chain's export and verification (the admin store), restores from the
+// archive bucket into the chat table (its owner, pkg/chatdata), legal
+// holds, data requests and receipts (the lifecycle table's owner).
 func ComplianceHTTP(d Deps) (http.Handler, error) {
 	pages, adminStore, authn, rt := httpBase(d)
+	compliance.NewAPI(compliance.Deps{
+		Chain: adminStore, Trail: adminStore, Bots: adminStore,
+		Archives:      archiveObjects{s3: d.S3, bucket: d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)]},
+		Conversations: chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages),
+		Auth:          authn, Clock: d.Clock, IndexLag: time.Second,
+	}).Register(rt)
 	lc := d.Config.Table(topology.LifecycleTable)
 	users := chatdata.NewUserKind(d.DB, d.Config.Table(topology.ChatTable))
 	compliance.NewHoldAPI(holds(d), adminStore, users, adminStore, authn, d.Clock).Register(rt)
@@ -23,6 +35,24 @@ func ComplianceHTTP(d Deps) (http.Handler, error) {
 		exportLinks{d: d}, authn, d.Clock, d.Log).Register(rt)
 	compliance.NewReceiptAPI(lifecycledata.NewReceiptStore(d.DB, lc, pages), d.Config.Receipts, authn).Register(rt)
 	return rt, nil
+}
+
+// archiveObjects opens objects of the archive bucket.
+type archiveObjects struct {
+	s3     *s3.Client
+	bucket string
+}
+
+func (o archiveObjects) Open(ctx context.Context, key string) (io.ReadCloser, bool, error) {
+	out, err := o.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: &o.bucket, Key: &key})
+	var nf *s3types.NoSuchKey
+	if errors.As(err, &nf) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Body, true, nil
 }
 
 // exportLinks presigns short-lived downloads of export archives.
@@ -48,9 +78,10 @@ func (e exportLinks) DownloadURL(ctx context.Context, key string) (string, error
 // dataRequests is the lifecycle worker's handler of data requests.
 func dataRequests(d Deps) lifecycle.Handler {
 	chat := d.Config.Table(topology.ChatTable)
+	_, adminStore, _, _ := httpBase(d)
 	w := &compliance.RequestWorker{
 		Requests: lifecycledata.NewRequestStore(d.DB, d.Config.Table(topology.LifecycleTable)),
-		Bots:     adminStoreOf(d), Holds: holds(d), Receipts: receipts(d),
+		Bots:     adminStore, Holds: holds(d), Receipts: receipts(d),
 		Users: chatdata.NewUserKind(d.DB, chat), Conversations: chatdata.NewConversationKind(d.DB, chat), Owns: chatdata.OwnsLine,
 		Exports: d.S3, Bucket: d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], DB: d.DB,
 		Clock: d.Clock, Log: d.Log,
@@ -70,11 +101,4 @@ func resumeRequests(ctx context.Context, d Deps) error {
 		work = append(work, map[string]string{"workspaceId": r.WorkspaceID, "requestId": r.ID})
 	}
 	return lifecycle.Enqueue(ctx, d.SQS, lifecycleQueue(d), compliance.RequestKind, work)
-}
-
-func adminStoreOf(d Deps) interface {
-	WorkspaceBotIDs(ctx context.Context, workspaceID string) ([]string, error)
-} {
-	_, store, _, _ := httpBase(d)
-	return store
 }

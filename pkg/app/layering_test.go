@@ -27,8 +27,8 @@ var featurePackages = []string{"admin", "botkey", "chat", "compliance", "deletio
 var tableOwners = map[string][]string{
 	"chatdata": {"BOT#", "CONV#", "USER#", "USERTAGS#", "CONVTAGS#", "MSG#", "MSGTAGS#", "PART#", "STATE#", "EVT#", "STAT#",
 		"#CONVS", "#MSGS", "#EVTS", "#USERS"},
-	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "BAK#", "INT#", "ISSUE#", "LOG#", "MEMBER#", "INV#",
-		"EVT#", "USAGE#"},
+	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "AUDITHEAD", "#AUDITCHAIN", "BAK#", "INT#", "ISSUE#", "LOG#",
+		"MEMBER#", "INV#", "EVT#", "USAGE#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#", "HOLD#", "RCPT#", "DSR#", "ITEMS#",
 		"=SUMMARY", "=REQUESTS",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -49,8 +50,42 @@ func registerDeletions(rt *httpapi.Router, d Deps, adminStore *admindata.Store, 
 		return err
 	}
 	records := deletionRecords{admin: adminStore, chat: chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)}
-	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d, adminStore), records, authn, d.Clock, window).Register(rt)
+	length, err := duration(d, topology.EnvVar("window", topology.OffpeakSchedule))
+	if err != nil {
+		return err
+	}
+	keep, err := duration(d, "JOB_RETENTION")
+	if err != nil {
+		return err
+	}
+	rate, err := itemsPerSecond(d)
+	if err != nil {
+		return err
+	}
+	deletion.NewAPI(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), botKeys(d, adminStore), records, authn, d.Clock, window).
+		WithControl(deletion.Control{Trail: adminStore, Queue: d.SQS, QueueURL: lifecycleQueue(d), Window: length, Retention: keep, Budget: rate}).
+		Register(rt)
 	return nil
+}
+
+// itemsPerSecond is the per-workspace throughput budget of the lifecycle
+// worker (DELETION_ITEMS_PER_SECOND).
+func itemsPerSecond(d Deps) (float64, error) {
+	v, err := strconv.ParseFloat(d.Config.Setting("DELETION_ITEMS_PER_SECOND"), 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("DELETION_ITEMS_PER_SECOND must be a positive number of items per second, not %q", d.Config.Setting("DELETION_ITEMS_PER_SECOND"))
+	}
+	return v, nil
+}
+
+// budgets are the workspaces' throughput budgets the lifecycle worker
+// draws from.
+func budgets(d Deps) (*lifecycledata.Budgets, error) {
+	rate, err := itemsPerSecond(d)
+	if err != nil {
+		return nil, err
+	}
+	return lifecycledata.NewBudgets(d.DB, d.Config.Table(topology.LifecycleTable), d.Clock, rate), nil
 }
 
 func lifecycleQueue(d Deps) string {
@@ -124,12 +159,16 @@ func LifecycleWorker(d Deps) (WorkerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), holds(d), receipts(d), d.Clock, f, d.Log)
+	b, err := budgets(d)
+	if err != nil {
+		return nil, err
+	}
+	jobs := deletion.NewWorker(deletion.NewStore(d.DB, d.Config.Table(topology.LifecycleTable)), conversations(d), holds(d), receipts(d), d.Clock, f, d.Log).Paced(b)
 	w := lifecycle.NewWorker(map[string]lifecycle.Handler{
 		deletion.WorkKind:      jobs.Handle,
 		lifecycle.PurgeBotKind: botPurge(d).Handle,
 		lifecycle.EraseKind:    outbox(d).HandleErase,
-		retentionWorkKind:      retentionWorker(d),
+		retentionWorkKind:      retentionWorker(d, b),
 		compliance.RequestKind: dataRequests(d),
 	}, d.SQS, lifecycleQueue(d), d.Log)
 	return w.Handle, nil

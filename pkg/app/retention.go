@@ -38,10 +38,10 @@ func registerPolicies(rt *httpapi.Router, d Deps, adminStore *admindata.Store, a
 	policy.NewAPI(r.policies, adminStore, adminStore, enforce, authn, d.Clock).Register(rt)
 }
 
-func retentionWorker(d Deps) lifecycle.Handler {
+func retentionWorker(d Deps, b *lifecycledata.Budgets) lifecycle.Handler {
 	pages := cursor.New(d.Config.SigningKey)
 	r := retentionOf(d, admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), pages), pages)
-	return retention.NewWorker(r.runs, catalogue(d), r.policies, holds(d), d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Handle
+	return retention.NewWorker(r.runs, catalogue(d), r.policies, holds(d), d.S3, d.Config.Env[topology.EnvVar("bucket", topology.ArchiveBucket)], d.Clock, d.Log).Paced(b).Handle
 }
 
 func retentionSweep(d Deps) (*retention.Sweep, error) {

@@ -188,12 +188,16 @@ func testPolicies(t *testing.T, r *rig, f *Function) {
 }
 
 func testCompliance(t *testing.T, r *rig, f *Function) {
-	wantUnauthorized(t, r.call(t, f, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key",
-		map[string]string{"authorization": "Bearer bp_pat_wrong"}, ""))
+	wantUnauthorized(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify",
+		map[string]string{"authorization": "Bearer bp_pat_wrong", "x-workspace-id": "wkspace_01JABCDEF0123456789ABCDEFG"}, ""))
 	r.needBot(t)
-	m := wantStatus(t, r.call(t, f, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key", r.bearer(), ""), 200)
-	if keys, _ := m["keys"].([]any); len(keys) != 1 {
-		t.Fatalf("public keys: %v", m)
+	m := wantStatus(t, r.call(t, f, "GET /api/v1/audit/verify", "/api/v1/audit/verify", r.bearer("x-workspace-id", r.workspace), ""), 200)
+	if m["valid"] != true {
+		t.Fatalf("verify: %v", m)
+	}
+	k := wantStatus(t, r.call(t, f, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key", r.bearer(), ""), 200)
+	if keys, _ := k["keys"].([]any); len(keys) != 1 {
+		t.Fatalf("public keys: %v", k)
 	}
 }
 

@@ -27,7 +27,7 @@ func (r *rig) coldStartEvent(b *testing.B, fn topology.Function) any {
 	case topology.PoliciesFunction:
 		return apiEvent(b, "GET /api/v1/policy/list", "/api/v1/policy/list", r.bearer(), "")
 	case topology.ComplianceFunction:
-		return apiEvent(b, "GET /api/v1/receipts/public-key", "/api/v1/receipts/public-key", r.bearer(), "")
+		return apiEvent(b, "GET /api/v1/audit/verify", "/api/v1/audit/verify", r.bearer(), "")
 	case topology.OffpeakFunction:
 		return sampleEvent(b, "scheduled-offpeak.json")
 	}

@@ -19,15 +19,30 @@ import (
 	"github.com/parley-dev/parley/pkg/id"
 )
 
-// Trail records audit records. Item is the write of one record, to add to
-// the TransactWriteItems of the change it records (both happen or neither);
-// Put appends one on its own, for changes made outside such a transaction
-// (deletion jobs, policy runs). Put is idempotent: a record whose id is
-// already stored is not written again and is no error, so a proof retried
-// with a deterministic id never duplicates.
+// Trail records audit records, each appended to its workspace's hash chain
+// (see chain.go). Commit runs a change's transaction items together with
+// its records in one TransactWriteItems (both happen or neither): the
+// records are chained at commit time, so the trail reads the chain head
+// first and retries, a bounded number of times, when a concurrent writer
+// moved the head meanwhile. The caller's items keep their positions
+// (0..len(items)-1) in the transaction, so its reading of cancellation
+// reasons is unchanged. Put appends one record on its own, for changes
+// made outside such a transaction (deletion jobs, policy runs). Put is
+// idempotent: a record whose id is already stored is not written again and
+// is no error, so a proof retried with a deterministic id never duplicates.
 type Trail interface {
-	Item(r Record) types.TransactWriteItem
+	Commit(ctx context.Context, items []types.TransactWriteItem, recs ...Record) error
 	Put(ctx context.Context, r Record) error
+}
+
+// Commit is a change's transaction, run with the audit records it carries:
+// what stores that do not own the trail receive (With), so they build their
+// items and keep their reading of cancellation reasons.
+type Commit func(ctx context.Context, items []types.TransactWriteItem) error
+
+// With is the Commit of recs through t.
+func With(t Trail, recs ...Record) Commit {
+	return func(ctx context.Context, items []types.TransactWriteItem) error { return t.Commit(ctx, items, recs...) }
 }
 
 // Actions. The first group is Botpress's own list; Parley's other actions
@@ -56,7 +71,14 @@ const (
 	CreatePolicy      = "CREATE_POLICY"
 	UpdatePolicy      = "UPDATE_POLICY"
 	DeletePolicy      = "DELETE_POLICY"
+	// RestoreConversation: an archived conversation brought back to the
+	// live tables.
+	RestoreConversation = "RESTORE_CONVERSATION"
 )
+
+// ControlDeletionJob is the action of a deletion job cancelled, paused or
+// resumed ("CANCEL_DELETION_JOB", "PAUSE_DELETION_JOB", "RESUME_DELETION_JOB").
+func ControlDeletionJob(op string) string { return strings.ToUpper(op) + "_DELETION_JOB" }
 
 // DeletionJob is the action of a finished conversation deletion job
 // ("DELETION_JOB_COMPLETED", "DELETION_JOB_FAILED").
@@ -89,6 +111,11 @@ type Record struct {
 	ResourceID   string `json:"resourceId,omitempty"`
 	ResourceName string `json:"resourceName,omitempty"`
 	Value        string `json:"value,omitempty"`
+	// The record's place in its workspace's hash chain, set when it is
+	// committed (records written before the chain existed have none).
+	Seq      int64  `json:"seq,omitempty"`
+	PrevHash string `json:"prevHash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // New returns a record of action by accountID ("" for the system) on a

@@ -72,12 +72,15 @@ const (
 	PoliciesWrite Permission = "policies.write"
 	// DeletionRead: read conversation deletion jobs.
 	DeletionRead Permission = "deletion.read"
-	// DeletionWrite: submit conversation deletion jobs.
+	// DeletionWrite: submit conversation deletion jobs, and cancel, pause
+	// or resume them.
 	DeletionWrite Permission = "deletion.write"
 	// ComplianceRead: read legal holds, data requests and receipts.
 	ComplianceRead Permission = "compliance.read"
 	// ComplianceWrite: create and release legal holds, submit data requests.
 	ComplianceWrite Permission = "compliance.write"
+	// ArchivesRestore: bring archived conversations back to the live tables.
+	ArchivesRestore Permission = "archives.restore"
 )
 
 var (
@@ -117,6 +120,7 @@ var Matrix = map[Permission][]Role{
 	DeletionWrite:     managers,
 	ComplianceRead:    managers,
 	ComplianceWrite:   admins,
+	ArchivesRestore:   admins,
 }
 
 // Allows reports whether role holds permission.

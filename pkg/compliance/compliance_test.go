@@ -1,26 +1,22 @@
 package compliance_test
 
 import (
-	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
-	"io"
-	"net/http"
+	"fmt"
 	"os"
-	"sort"
-	"strings"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/admindata"
+	"github.com/parley-dev/parley/pkg/compliance"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
-	"github.com/parley-dev/parley/pkg/receipt"
 	"github.com/parley-dev/parley/pkg/testenv"
 )
 
@@ -28,407 +24,328 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 type R = testenv.Req
 
-// world is a workspace with two bots; on each, Ann and Bob: a conversation
-// Ann alone takes part in (messages, a state, an event), one she shares
-// with Bob (messages of both), and a state of Ann's.
+var want = testenv.Want
+
+// world is an account with a workspace and a bot.
 type world struct {
-	env          *testenv.Env
-	token, ws    string
-	bots         []string
-	ann, bob     map[string]string // bot → user id
-	alone, share map[string]string // bot → conversation id
+	env            *testenv.Env
+	token, ws, bot string
 }
 
-func newWorld(t *testing.T) *world {
-	env := testenv.Stack(t)
-	w := &world{env: env, token: env.NewAccount(t), ann: map[string]string{}, bob: map[string]string{}, alone: map[string]string{}, share: map[string]string{}}
-	w.ws = env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: w.token, Body: map[string]any{"name": "dpo"}}).Body["id"].(string)
-	for range 2 {
-		bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: w.token, Headers: w.wh(), Body: map[string]any{"name": "b"}}).Body["bot"].(map[string]any)["id"].(string)
-		w.bots = append(w.bots, bot)
-		do := func(method, path string, body map[string]any, status int) map[string]any {
-			res := env.Do(t, R{Method: method, Path: path, Token: w.token, Headers: map[string]string{"x-bot-id": bot}, Body: body})
-			testenv.Want(t, res, status, "")
-			return res.Body
-		}
-		w.ann[bot] = do("POST", "/v1/chat/users", map[string]any{"tags": map[string]any{"email": "ann@example.com"}}, 201)["user"].(map[string]any)["id"].(string)
-		w.bob[bot] = do("POST", "/v1/chat/users", map[string]any{"tags": map[string]any{"email": "bob@example.com"}}, 201)["user"].(map[string]any)["id"].(string)
-		do("POST", "/v1/chat/states/user/"+w.ann[bot]+"/profile", map[string]any{"payload": map[string]any{"city": "Lyon"}}, 200)
-		for _, c := range []string{"alone", "share"} {
-			conv := do("POST", "/v1/chat/conversations", map[string]any{"channel": "web", "tags": map[string]any{}}, 201)["conversation"].(map[string]any)["id"].(string)
-			do("POST", "/v1/chat/conversations/"+conv+"/participants", map[string]any{"userId": w.ann[bot]}, 200)
-			do("POST", "/v1/chat/messages", map[string]any{"conversationId": conv, "userId": w.ann[bot], "type": "text", "payload": map[string]any{"text": "ann says hi"}, "tags": map[string]any{}}, 201)
-			if c == "alone" {
-				w.alone[bot] = conv
-				do("POST", "/v1/chat/states/conversation/"+conv+"/ctx", map[string]any{"payload": map[string]any{"step": 1}}, 200)
-				do("POST", "/v1/chat/events", map[string]any{"type": "custom", "payload": map[string]any{}, "conversationId": conv, "userId": w.ann[bot]}, 201)
-				continue
-			}
-			w.share[bot] = conv
-			do("POST", "/v1/chat/conversations/"+conv+"/participants", map[string]any{"userId": w.bob[bot]}, 200)
-			do("POST", "/v1/chat/messages", map[string]any{"conversationId": conv, "userId": w.bob[bot], "type": "text", "payload": map[string]any{"text": "bob answers"}, "tags": map[string]any{}}, 201)
-		}
-	}
+func newWorld(t testing.TB, env *testenv.Env) world {
+	t.Helper()
+	w := world{env: env, token: env.NewAccount(t)}
+	ws := env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: w.token, Body: map[string]any{"name": "w"}})
+	want(t, ws, 200, "")
+	w.ws = ws.Body["id"].(string)
+	bot := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: w.token, Headers: w.h(), Body: map[string]any{"name": "b"}})
+	want(t, bot, 200, "")
+	w.bot = bot.Body["bot"].(map[string]any)["id"].(string)
 	return w
 }
 
-func (w *world) wh() map[string]string { return map[string]string{"x-workspace-id": w.ws} }
+func (w world) h() map[string]string { return map[string]string{"x-workspace-id": w.ws} }
 
-// request submits a data request and waits for it to finish.
-func (w *world) request(t *testing.T, body map[string]any) map[string]any {
+func (w world) do(t testing.TB, method, path string, body any) testenv.Response {
 	t.Helper()
-	res := w.env.Do(t, R{Method: "POST", Path: "/api/v1/data-requests", Token: w.token, Headers: w.wh(), Body: body})
-	testenv.Want(t, res, 200, "")
-	id := res.Body["id"].(string)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st := w.env.Do(t, R{Method: "GET", Path: "/api/v1/data-requests/" + id, Token: w.token, Headers: w.wh()})
-		testenv.Want(t, st, 200, "")
-		if s := st.Body["status"]; s == "completed" || s == "failed" {
-			return st.Body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("data request %s still %v", id, st.Body["status"])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return w.env.Do(t, R{Method: method, Path: path, Token: w.token, Headers: w.h(), Body: body})
 }
 
-// mentions lists, reading every table and bucket of the stack directly,
-// what holds any of the needles, but receipts and audit records.
-func mentions(t *testing.T, env *testenv.Env, needles ...string) []string {
+func (w world) chat(t testing.TB, method, path string, body any) testenv.Response {
 	t.Helper()
-	ctx := context.Background()
-	var out []string
-	db := dynamodb.NewFromConfig(env.AWS)
-	for name, table := range env.Env {
-		if !strings.HasPrefix(name, "TABLE_") {
-			continue
+	return w.env.Do(t, R{Method: method, Path: path, Token: w.token, Headers: map[string]string{"x-bot-id": w.bot}, Body: body})
+}
+
+func (w world) export(t testing.TB) []compliance.ExportLine {
+	t.Helper()
+	res := w.do(t, "GET", "/api/v1/audit/export", nil)
+	want(t, res, 200, "")
+	var out []compliance.ExportLine
+	sc := bufio.NewScanner(bytes.NewReader(res.Raw))
+	for sc.Scan() {
+		var l compliance.ExportLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("export line %q: %v", sc.Text(), err)
 		}
-		pages := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, it := range page.Items {
-				pk, sk := ds.String(it, ds.PK), ds.String(it, ds.SK)
-				if strings.HasPrefix(pk, "RCPT#") || strings.HasPrefix(sk, "AUDIT#") {
-					continue
-				}
-				var doc map[string]any
-				if err := attributevalue.UnmarshalMap(it, &doc); err != nil {
-					t.Fatal(err)
-				}
-				raw, _ := json.Marshal(doc)
-				for _, n := range needles {
-					if strings.Contains(string(raw), n) {
-						out = append(out, name+" "+pk+" / "+sk)
-						break
-					}
-				}
-			}
-		}
+		out = append(out, l)
 	}
-	s3c := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
-	for name, bucket := range env.Env {
-		if !strings.HasPrefix(name, "BUCKET_") {
-			continue
-		}
-		pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(obj.Body)
-				obj.Body.Close()
-				text := aws.ToString(o.Key) + string(body) + unzipped(body)
-				for _, n := range needles {
-					if strings.Contains(text, n) {
-						out = append(out, name+" "+aws.ToString(o.Key))
-						break
-					}
-				}
-			}
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 
-// unzipped is the text of a zip's entries ("" for anything else).
-func unzipped(b []byte) string {
-	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return ""
-	}
-	var sb strings.Builder
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			continue
-		}
-		raw, _ := io.ReadAll(rc)
-		rc.Close()
-		sb.Write(raw)
-	}
-	return sb.String()
-}
-
-// An export holds exactly the person's data; an erasure then leaves no
-// item and no object holding the person's ids or tag values (but receipts
-// and audit records), the other person's data intact; the receipt verifies.
-func TestExportThenErasureOfAPersonAcrossBots(t *testing.T) {
-	w := newWorld(t)
-	var annIDs, bobIDs []string
-	for _, b := range w.bots {
-		annIDs, bobIDs = append(annIDs, w.ann[b]), append(bobIDs, w.bob[b])
-	}
-	bobBefore := mentions(t, w.env, bobIDs...)
-
-	exp := w.request(t, map[string]any{"type": "export", "subject": map[string]any{"tags": map[string]any{"email": "ann@example.com"}}})
-	if exp["status"] != "completed" || exp["downloadUrl"] == nil {
-		t.Fatalf("export: %v", exp)
-	}
-	res, err := http.Get(exp["downloadUrl"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	archive, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	text := unzipped(archive)
-	for _, want := range append(append([]string{"ann says hi", "Lyon", "ann@example.com"}, annIDs...), w.alone[w.bots[0]], w.share[w.bots[1]]) {
-		if !strings.Contains(text, want) {
-			t.Errorf("the export lacks %q", want)
-		}
-	}
-	for _, not := range append([]string{"bob answers", "bob@example.com"}, bobIDs...) {
-		if strings.Contains(text, not) {
-			t.Errorf("the export holds the other person's %q", not)
-		}
-	}
-	if c := exp["counts"].(map[string]any); c["user"].(map[string]any)["exported"] != float64(2) || c["conversation"].(map[string]any)["exported"] != float64(4) {
-		t.Fatalf("export counts %v", c)
-	}
-
-	erased := w.request(t, map[string]any{"type": "erasure", "subject": map[string]any{"tags": map[string]any{"email": "ann@example.com"}}})
-	if erased["status"] != "completed" {
-		t.Fatalf("erasure: %v", erased)
-	}
-	if left := mentions(t, w.env, append(annIDs, "ann@example.com", "ann says hi", "Lyon")...); len(left) > 0 {
-		t.Fatalf("the person is still in %v", left)
-	}
-	// The other person: everything as before, and the shared conversations.
-	if after := mentions(t, w.env, bobIDs...); strings.Join(after, "\n") != strings.Join(bobBefore, "\n") {
-		t.Fatalf("the other person's data changed:\nbefore %v\nafter  %v", bobBefore, after)
-	}
-	for _, b := range w.bots {
-		msgs := w.env.Do(t, R{Method: "GET", Path: "/v1/chat/messages?conversationId=" + w.share[b], Token: w.token, Headers: map[string]string{"x-bot-id": b}})
-		testenv.Want(t, msgs, 200, "")
-		if l := msgs.Body["messages"].([]any); len(l) != 1 || l[0].(map[string]any)["userId"] != w.bob[b] {
-			t.Fatalf("shared conversation after the erasure: %s", msgs.Raw)
-		}
-		testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.alone[b], Token: w.token, Headers: map[string]string{"x-bot-id": b}}), 404, "ResourceNotFound")
-	}
-
-	// The receipt lists every item and verifies with the published key.
-	rc := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + erased["receiptId"].(string), Token: w.token, Headers: w.wh()})
-	testenv.Want(t, rc, 200, "")
-	keys := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/public-key", Token: w.token})
-	testenv.Want(t, keys, 200, "")
-	if err := check(t, keys.Raw, rc.Raw); err != nil {
-		t.Fatalf("the receipt does not verify: %v", err)
-	}
-	items := rc.Body["items"].([]any)
-	got := map[string]int{}
-	for _, it := range items {
-		m := it.(map[string]any)
-		got[m["kind"].(string)+"/"+m["disposition"].(string)]++
-	}
-	if got["conversation/deleted"] != 4 || got["user/deleted"] != 2 || got["export/deleted"] != 1 {
-		t.Fatalf("receipt items %v", got)
-	}
-	// Altering the receipt in storage is detected.
-	lc := w.env.Env["TABLE_LIFECYCLE"]
-	page, err := w.env.Deps.DB.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &lc, Key: ds.Key("RCPT#"+erased["receiptId"].(string), "ITEMS#exports-00000")})
-	if err != nil || page.Item == nil {
-		t.Fatalf("receipt page: %v", err)
-	}
-	page.Item["items"] = ds.S(strings.Replace(ds.String(page.Item, "items"), `"deleted"`, `"skipped"`, 1))
-	if _, err := w.env.Deps.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &lc, Item: page.Item}); err != nil {
-		t.Fatal(err)
-	}
-	rc = w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + erased["receiptId"].(string), Token: w.token, Headers: w.wh()})
-	if err := check(t, keys.Raw, rc.Raw); err == nil {
-		t.Fatal("an altered receipt still verifies")
-	}
-}
-
-// check verifies a receipt answer with a public key answer, as the
-// verify-receipt command does.
-func check(t *testing.T, keysRaw, receiptRaw []byte) error {
+func (w world) verify(t testing.TB) map[string]any {
 	t.Helper()
-	var keys struct {
-		Keys []struct{ KeyID, PublicKey string } `json:"keys"`
-	}
-	var rc struct {
-		Summary     map[string]any   `json:"summary"`
-		SignedBytes string           `json:"signedBytes"`
-		Signature   string           `json:"signature"`
-		Items       []map[string]any `json:"items"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(receiptRaw))
-	dec.UseNumber()
-	if err := json.Unmarshal(keysRaw, &keys); err != nil || dec.Decode(&rc) != nil {
-		t.Fatalf("answers: %s %s", keysRaw, receiptRaw)
-	}
-	pub, _ := base64.StdEncoding.DecodeString(keys.Keys[0].PublicKey)
-	signed, _ := base64.StdEncoding.DecodeString(rc.SignedBytes)
-	sig, _ := base64.StdEncoding.DecodeString(rc.Signature)
-	return receipt.Check(ed25519.PublicKey(pub), rc.Summary, signed, sig, rc.Items)
+	res := w.do(t, "GET", "/api/v1/audit/verify", nil)
+	want(t, res, 200, "")
+	return res.Body
 }
 
-// A legal hold beats an erasure, a deletion job and a bot delete; released,
-// the erasure goes through.
-func TestALegalHoldBeatsErasureJobsAndBotDelete(t *testing.T) {
-	w := newWorld(t)
-	bot := w.bots[0]
-	hold := w.env.Do(t, R{Method: "POST", Path: "/api/v1/legal-holds", Token: w.token, Headers: w.wh(),
-		Body: map[string]any{"reason": "litigation 2026-17", "userTags": map[string]any{"email": "ann@example.com"}}})
-	testenv.Want(t, hold, 200, "")
-	holdID := hold.Body["hold"].(map[string]any)["id"].(string)
+func db(env *testenv.Env) *dynamodb.Client { return dynamodb.NewFromConfig(env.AWS) }
 
-	erased := w.request(t, map[string]any{"type": "erasure", "subject": map[string]any{"userIds": []string{w.ann[bot]}}, "botIds": []string{bot}})
-	rc := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + erased["receiptId"].(string), Token: w.token, Headers: w.wh()})
-	testenv.Want(t, rc, 200, "")
-	for _, it := range rc.Body["items"].([]any) {
-		m := it.(map[string]any)
-		if m["disposition"] != "skipped" || m["reason"] != "legalHold" || m["holdId"] != holdID {
-			t.Fatalf("held item erased: %v", m)
+func adminTable(env *testenv.Env) string { return env.Env["TABLE_ADMIN"] }
+
+// wantInvalidAt checks that verify reports the chain broken at seq.
+func wantInvalidAt(t *testing.T, w world, what string, seq int) {
+	t.Helper()
+	v := w.verify(t)
+	if v["valid"] != false || v["firstInvalidSeq"] != float64(seq) {
+		t.Fatalf("%s: verify answered %v, want invalid at %d", what, v, seq)
+	}
+}
+
+// Every audited change is a link of the workspace's chain; verify finds a
+// record whose content was altered directly in DynamoDB, one deleted and
+// two whose order was swapped, and the chain verifies again once they are
+// put back. getAuditRecords answers as before.
+func TestAuditChainDetectsTampering(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	for i := 0; i < 3; i++ {
+		want(t, w.do(t, "PUT", "/v1/admin/workspaces/"+w.ws, map[string]any{"name": fmt.Sprint("w", i)}), 200, "")
+	}
+	lines := w.export(t)
+	if len(lines) != 5 { // workspace, bot, three updates
+		t.Fatalf("export: %d lines, want 5: %+v", len(lines), lines)
+	}
+	for i, l := range lines {
+		if l.Seq != int64(i+1) || (i > 0 && l.PrevHash != lines[i-1].Hash) || len(l.Hash) != 64 {
+			t.Fatalf("line %d: %+v", i, l)
 		}
 	}
-	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.alone[bot], Token: w.token, Headers: map[string]string{"x-bot-id": bot}}), 200, "")
+	verify := w.verify(t)
+	if verify["valid"] != true || verify["records"] != float64(5) || verify["firstInvalidSeq"] != nil {
+		t.Fatalf("verify: %v", verify)
+	}
+	want(t, w.do(t, "GET", "/v1/admin/workspaces/"+w.ws+"/audit-records", nil), 200, "")
 
-	// A deletion job skips the held conversation.
-	job := w.env.Do(t, R{Method: "POST", Path: "/api/public/bot/" + bot + "/conversations/delete", Token: w.token, Headers: w.wh(),
-		Body: map[string]any{"conversationIds": []string{w.alone[bot], w.share[bot]}}})
-	testenv.Want(t, job, 200, "")
-	jobID := job.Body["jobId"].(string)
-	if err := w.env.Fire(context.Background(), "offpeak"); err != nil {
+	ctx := context.Background()
+	client, table := db(env), adminTable(env)
+	get := func(id string) map[string]types.AttributeValue {
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: admindata.AuditRecordKey(w.ws, id)})
+		if err != nil || out.Item == nil {
+			t.Fatalf("read record %s: %v", id, err)
+		}
+		return out.Item
+	}
+	put := func(item map[string]types.AttributeValue) {
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Content: one attribute of record 3 changed.
+	third := get(lines[2].ID)
+	altered := map[string]types.AttributeValue{}
+	for k, v := range third {
+		altered[k] = v
+	}
+	altered["resourceName"] = ds.S("someone else")
+	put(altered)
+	wantInvalidAt(t, w, "record 3 altered", 3)
+	put(third)
+	if v := w.verify(t); v["valid"] != true {
+		t.Fatalf("record 3 put back: %v", v)
+	}
+
+	// Deletion: record 2 removed.
+	second := get(lines[1].ID)
+	if _, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: admindata.AuditRecordKey(w.ws, lines[1].ID)}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	var st testenv.Response
-	for {
-		st = w.env.Do(t, R{Method: "GET", Path: "/api/public/bot/" + bot + "/conversations/delete/" + jobID, Token: w.token, Headers: w.wh()})
-		if st.Body["status"] == "completed" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	wantInvalidAt(t, w, "record 2 deleted", 2)
+	put(second)
+
+	// Order: records 2 and 4 trade places (seq and index position).
+	fourth := get(lines[3].ID)
+	swapped2, swapped4 := map[string]types.AttributeValue{}, map[string]types.AttributeValue{}
+	for k, v := range second {
+		swapped2[k] = v
 	}
-	if res := st.Body["result"].(map[string]any); res["skippedCount"] != float64(2) || res["deletedCount"] != float64(0) {
-		t.Fatalf("job under a hold: %s", st.Raw)
+	for k, v := range fourth {
+		swapped4[k] = v
 	}
-	jr := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + jobID, Token: w.token, Headers: w.wh()})
-	testenv.Want(t, jr, 200, "")
-	for _, it := range jr.Body["items"].([]any) {
-		if m := it.(map[string]any); m["holdId"] != holdID {
-			t.Fatalf("job receipt item %v does not name the hold", m)
-		}
+	swapped2["seq"], swapped4["seq"] = fourth["seq"], second["seq"]
+	swapped2[ds.GSI1SK], swapped4[ds.GSI1SK] = fourth[ds.GSI1SK], second[ds.GSI1SK]
+	put(swapped2)
+	put(swapped4)
+	wantInvalidAt(t, w, "records 2 and 4 swapped", 2)
+	put(second)
+	put(fourth)
+
+	// The last record removed: the head still names it.
+	last := get(lines[4].ID)
+	if _, err := client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &table, Key: admindata.AuditRecordKey(w.ws, lines[4].ID)}); err != nil {
+		t.Fatal(err)
+	}
+	wantInvalidAt(t, w, "last record deleted", 5)
+	put(last)
+	if v := w.verify(t); v["valid"] != true || v["records"] != float64(5) {
+		t.Fatalf("all put back: %v", v)
 	}
 
-	// The bot cannot be deleted while the hold stands.
-	del := w.env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bot, Token: w.token, Headers: w.wh(), Body: map[string]any{}})
-	testenv.Want(t, del, 409, "ResourceLockedConflict")
-	if !strings.Contains(del.Body["message"].(string), holdID) {
-		t.Fatalf("the refusal does not name the hold: %s", del.Raw)
+	// The chain is the workspace's own: another workspace's is separate.
+	other := newWorld(t, env)
+	if v := other.verify(t); v["valid"] != true || v["records"] != float64(2) {
+		t.Fatalf("other workspace: %v", v)
 	}
-
-	testenv.Want(t, w.env.Do(t, R{Method: "POST", Path: "/api/v1/legal-holds/" + holdID + "/release", Token: w.token, Headers: w.wh(), Body: map[string]any{}}), 200, "")
-	erased = w.request(t, map[string]any{"type": "erasure", "subject": map[string]any{"userIds": []string{w.ann[bot]}}, "botIds": []string{bot}})
-	if c := erased["counts"].(map[string]any); c["user"].(map[string]any)["deleted"] != float64(1) {
-		t.Fatalf("erasure after release: %v", erased)
-	}
-	testenv.Want(t, w.env.Do(t, R{Method: "DELETE", Path: "/v1/admin/bots/" + bot, Token: w.token, Headers: w.wh(), Body: map[string]any{}}), 200, "")
+	// A member without audit.read is refused.
+	want(t, env.Do(t, R{Method: "GET", Path: "/api/v1/audit/verify", Token: other.token, Headers: w.h()}), 403, "Forbidden")
 }
 
-func TestBadHoldsAndRequestsWriteNothing(t *testing.T) {
-	w := newWorld(t)
-	for _, body := range []map[string]any{
-		{}, {"reason": ""}, {"reason": "x"}, {"reason": "x", "userIds": []string{"not an id"}},
-		{"reason": "x", "botId": "bot_01JZZZZZZZZZZZZZZZZZZZZZZZ"},
-	} {
-		res := w.env.Do(t, R{Method: "POST", Path: "/api/v1/legal-holds", Token: w.token, Headers: w.wh(), Body: body})
-		if res.Status != 400 && res.Status != 404 {
-			t.Errorf("hold %v: %d %s", body, res.Status, res.Raw)
+// Twenty audited changes at once (policy creations: a policy and its
+// record in one transaction across two tables) make one chain: seqs 1..21
+// without fork or gap, every record linked to the one before.
+func TestConcurrentAuditedChangesMakeOneChain(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	before := admindata.ChainRetries()
+	const n = 20
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			res := w.do(t, "POST", "/api/v1/policy/create", map[string]any{"name": fmt.Sprint("p", i), "description": "d", "type": "retention",
+				"config": map[string]any{"maxAge": "P30D"}})
+			statuses[i] = res.Status
+		}(i)
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Fatalf("change %d answered %d", i, s)
 		}
 	}
-	for _, body := range []map[string]any{
-		{}, {"type": "shred", "subject": map[string]any{"userIds": []string{"user_01JZZZZZZZZZZZZZZZZZZZZZZZ"}}},
-		{"type": "export"}, {"type": "export", "subject": map[string]any{}},
-		{"type": "export", "subject": map[string]any{"userIds": []string{"user_01JZZZZZZZZZZZZZZZZZZZZZZZ"}, "tags": map[string]any{"a": "b"}}},
-	} {
-		res := w.env.Do(t, R{Method: "POST", Path: "/api/v1/data-requests", Token: w.token, Headers: w.wh(), Body: body})
-		testenv.Want(t, res, 400, "InvalidPayload")
+	retries := admindata.ChainRetries() - before
+	t.Logf("%d concurrent audited changes: %d transactions run again because the head had moved (%.2f extra head reads and transactions per change)", n, retries, float64(retries)/n)
+	lines := w.export(t)
+	if len(lines) != n+2 {
+		t.Fatalf("export: %d lines, want %d", len(lines), n+2)
 	}
-	holds := w.env.Do(t, R{Method: "GET", Path: "/api/v1/legal-holds", Token: w.token, Headers: w.wh()})
-	if l := holds.Body["holds"].([]any); len(l) != 0 {
-		t.Fatalf("refused holds were stored: %s", holds.Raw)
+	ids := map[string]bool{}
+	for i, l := range lines {
+		if l.Seq != int64(i+1) || (i > 0 && l.PrevHash != lines[i-1].Hash) || ids[l.ID] {
+			t.Fatalf("line %d of the chain: %+v", i, l)
+		}
+		ids[l.ID] = true
 	}
-	// Another workspace's receipt or request is missing, not forbidden.
-	other := w.env.NewAccount(t)
-	ows := w.env.Do(t, R{Method: "POST", Path: "/v1/admin/workspaces", Token: other, Body: map[string]any{"name": "o"}}).Body["id"].(string)
-	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + w.bots[0], Token: other, Headers: map[string]string{"x-workspace-id": ows}}), 404, "ResourceNotFound")
+	if v := w.verify(t); v["valid"] != true || v["records"] != float64(n+2) {
+		t.Fatalf("verify: %v", v)
+	}
 }
 
-// A legal hold beats a due retention policy: the held conversation stays,
-// the run's receipt names the hold, the others go.
-func TestALegalHoldBeatsADuePolicy(t *testing.T) {
-	w := newWorld(t)
-	bot := w.bots[0]
-	hold := w.env.Do(t, R{Method: "POST", Path: "/api/v1/legal-holds", Token: w.token, Headers: w.wh(),
-		Body: map[string]any{"reason": "audit", "botId": bot, "conversationIds": []string{w.alone[bot]}}})
-	testenv.Want(t, hold, 200, "")
-	holdID := hold.Body["hold"].(map[string]any)["id"].(string)
-	pol := w.env.Do(t, R{Method: "POST", Path: "/api/v1/policy/create", Token: w.token, Headers: w.wh(), Body: map[string]any{
-		"name": "fast", "description": "delete at once", "type": "retention",
-		"config": map[string]any{"maxAge": "PT1S", "action": "delete", "basis": "createdAt", "scope": map[string]any{"botIds": []string{bot}}}}})
-	testenv.Want(t, pol, 200, "")
+// A conversation archived by a real retention policy run comes back with
+// its ids, messages in order, tags, participants and states, read through
+// the chat API equal to what was there before; restoring it again is 409;
+// the restore is in the audit chain.
+func TestRestoreArchivedConversation(t *testing.T) {
+	env := testenv.Stack(t)
+	w := newWorld(t, env)
+	obj := func(res testenv.Response, key string) map[string]any {
+		t.Helper()
+		if res.Status >= 300 {
+			t.Fatalf("%d %s", res.Status, res.Raw)
+		}
+		return res.Body[key].(map[string]any)
+	}
+	user := obj(w.chat(t, "POST", "/v1/chat/users", map[string]any{"tags": map[string]any{}}), "user")["id"].(string)
+	conv := obj(w.chat(t, "POST", "/v1/chat/conversations/get-or-create", map[string]any{"channel": "web", "tags": map[string]any{"topic": "billing"}}), "conversation")["id"].(string)
+	want(t, w.chat(t, "POST", "/v1/chat/conversations/"+conv+"/participants", map[string]any{"userId": user}), 200, "")
+	for i := 0; i < 25; i++ {
+		want(t, w.chat(t, "POST", "/v1/chat/messages", map[string]any{"conversationId": conv, "userId": user, "type": "text",
+			"payload": map[string]any{"text": fmt.Sprint("message ", i)}, "tags": map[string]any{"n": fmt.Sprint(i)}}), 201, "")
+	}
+	want(t, w.chat(t, "POST", "/v1/chat/states/conversation/"+conv+"/ctx", map[string]any{"payload": map[string]any{"step": 3, "name": "ann"}}), 200, "")
+	kept := obj(w.chat(t, "POST", "/v1/chat/conversations", map[string]any{"channel": "web", "tags": map[string]any{}}), "conversation")["id"].(string)
+
+	read := func() map[string]any {
+		t.Helper()
+		got := map[string]any{
+			"conversation": obj(w.chat(t, "GET", "/v1/chat/conversations/"+conv, nil), "conversation"),
+			"state":        obj(w.chat(t, "GET", "/v1/chat/states/conversation/"+conv+"/ctx", nil), "state"),
+			"participants": w.chat(t, "GET", "/v1/chat/conversations/"+conv+"/participants", nil).Body["participants"],
+		}
+		var msgs []any
+		token := ""
+		for {
+			path := "/v1/chat/messages?conversationId=" + conv
+			if token != "" {
+				path += "&nextToken=" + token
+			}
+			res := w.chat(t, "GET", path, nil)
+			want(t, res, 200, "")
+			msgs = append(msgs, res.Body["messages"].([]any)...)
+			token, _ = res.Body["meta"].(map[string]any)["nextToken"].(string)
+			if token == "" {
+				break
+			}
+		}
+		got["messages"] = msgs
+		return got
+	}
+	before := read()
+	if n := len(before["messages"].([]any)); n != 25 {
+		t.Fatalf("%d messages before", n)
+	}
+
+	// A policy archives it (idle past PT1S); the other conversation is
+	// tagged on hold, so it stays.
+	want(t, w.chat(t, "PUT", "/v1/chat/conversations/"+kept, map[string]any{"tags": map[string]any{"legalHold": "true"}}), 200, "")
 	time.Sleep(1100 * time.Millisecond)
-	if err := w.env.Fire(context.Background(), "offpeak"); err != nil {
+	pol := w.do(t, "POST", "/api/v1/policy/create", map[string]any{"name": "archive", "description": "d", "type": "retention",
+		"config": map[string]any{"maxAge": "PT1S", "action": "archive", "scope": map[string]any{"botIds": []string{w.bot}}}})
+	want(t, pol, 200, "")
+	if err := env.Fire(context.Background(), "offpeak"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	var run map[string]any
-	for run == nil || run["status"] == "in_progress" {
+	deadline := time.Now().Add(60 * time.Second)
+	for w.chat(t, "GET", "/v1/chat/conversations/"+conv, nil).Status != 404 {
 		if time.Now().After(deadline) {
-			t.Fatalf("run: %v", run)
+			t.Fatal("the policy run did not archive the conversation")
 		}
 		time.Sleep(100 * time.Millisecond)
-		runs := w.env.Do(t, R{Method: "GET", Path: "/api/v1/policy/" + pol.Body["id"].(string) + "/runs", Token: w.token, Headers: w.wh()})
-		if items, _ := runs.Body["items"].([]any); len(items) > 0 {
-			run = items[0].(map[string]any)
+	}
+	for env.ConversationItems(t, w.bot, conv) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the conversation's partition was not erased")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Refused: another workspace's bot (404), a conversation never archived (404).
+	other := newWorld(t, env)
+	want(t, other.do(t, "POST", "/api/v1/archives/restore", map[string]any{"botId": w.bot, "conversationId": conv}), 404, "ResourceNotFound")
+	want(t, w.do(t, "POST", "/api/v1/archives/restore", map[string]any{"botId": w.bot, "conversationId": "conv_01JAAAAAAAAAAAAAAAAAAAAAAA"}), 404, "ResourceNotFound")
+
+	res := w.do(t, "POST", "/api/v1/archives/restore", map[string]any{"botId": w.bot, "conversationId": conv})
+	want(t, res, 200, "")
+	t.Logf("restore: %s (AWS calls %+v)", res.Raw, res.Calls)
+	after := read()
+	if !reflect.DeepEqual(before, after) {
+		b, _ := json.MarshalIndent(before, "", " ")
+		a, _ := json.MarshalIndent(after, "", " ")
+		t.Fatalf("restored conversation differs\nbefore %s\nafter %s", b, a)
+	}
+	// get-or-create finds it again through its restored claim.
+	again := obj(w.chat(t, "POST", "/v1/chat/conversations/get-or-create", map[string]any{"channel": "web", "tags": map[string]any{"topic": "billing"}}), "conversation")
+	if again["id"] != conv {
+		t.Fatalf("get-or-create after the restore answered %v, want %s", again["id"], conv)
+	}
+	// Its id is live now: refused.
+	want(t, w.do(t, "POST", "/api/v1/archives/restore", map[string]any{"botId": w.bot, "conversationId": conv}), 409, "AlreadyExists")
+	want(t, w.do(t, "POST", "/api/v1/archives/restore", map[string]any{"botId": w.bot, "conversationId": kept}), 409, "AlreadyExists")
+
+	lines := w.export(t)
+	lastRestore := compliance.ExportLine{}
+	for _, l := range lines {
+		if l.Action == "RESTORE_CONVERSATION" {
+			lastRestore = l
 		}
 	}
-	if run["deletedCount"] != float64(1) || run["skippedReasons"].(map[string]any)["legalHold"] != float64(1) {
-		t.Fatalf("run under a hold: %v", run)
+	if lastRestore.ResourceID != conv {
+		t.Fatalf("no restore in the audit chain: %+v", lines)
 	}
-	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.alone[bot], Token: w.token, Headers: map[string]string{"x-bot-id": bot}}), 200, "")
-	testenv.Want(t, w.env.Do(t, R{Method: "GET", Path: "/v1/chat/conversations/" + w.share[bot], Token: w.token, Headers: map[string]string{"x-bot-id": bot}}), 404, "ResourceNotFound")
-	rc := w.env.Do(t, R{Method: "GET", Path: "/api/v1/receipts/" + run["id"].(string), Token: w.token, Headers: w.wh()})
-	testenv.Want(t, rc, 200, "")
-	named := false
-	for _, it := range rc.Body["items"].([]any) {
-		m := it.(map[string]any)
-		named = named || (m["id"] == w.alone[bot] && m["holdId"] == holdID && m["reason"] == "legalHold")
-	}
-	if !named {
-		t.Fatalf("the run's receipt does not name the hold: %s", rc.Raw)
+	if v := w.verify(t); v["valid"] != true {
+		t.Fatalf("verify: %v", v)
 	}
 }

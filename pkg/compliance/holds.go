@@ -8,7 +8,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/auth"
@@ -27,13 +26,13 @@ const (
 
 // HoldStore keeps legal holds.
 type HoldStore interface {
-	Create(ctx context.Context, h lifecycledata.Hold, audit types.TransactWriteItem) error
+	Create(ctx context.Context, h lifecycledata.Hold, commit audit.Commit) error
 	List(ctx context.Context, ws string) ([]lifecycledata.Hold, error)
-	Release(ctx context.Context, ws, id, by, at string, audit types.TransactWriteItem) error
+	Release(ctx context.Context, ws, id, by, at string, commit audit.Commit) error
 }
 
-// Bots tells which bots a workspace has.
-type Bots interface {
+// WorkspaceBots tells which bots a workspace has.
+type WorkspaceBots interface {
 	WorkspaceBotIDs(ctx context.Context, workspaceID string) ([]string, error)
 }
 
@@ -45,7 +44,7 @@ type UserFinder interface {
 // HoldAPI serves /api/v1/legal-holds.
 type HoldAPI struct {
 	holds HoldStore
-	bots  Bots
+	bots  WorkspaceBots
 	users UserFinder
 	trail audit.Trail
 	auth  *auth.Authenticator
@@ -53,7 +52,7 @@ type HoldAPI struct {
 }
 
 // NewHoldAPI returns the legal holds API.
-func NewHoldAPI(holds HoldStore, bots Bots, users UserFinder, trail audit.Trail, a *auth.Authenticator, c clock.Clock) *HoldAPI {
+func NewHoldAPI(holds HoldStore, bots WorkspaceBots, users UserFinder, trail audit.Trail, a *auth.Authenticator, c clock.Clock) *HoldAPI {
 	return &HoldAPI{holds: holds, bots: bots, users: users, trail: trail, auth: a, clock: c}
 }
 
@@ -126,7 +125,7 @@ func (a *HoldAPI) create(r *http.Request) (httpapi.Response, error) {
 		}
 	}
 	rec := audit.New(p.WorkspaceID, p.AccountID, AuditCreateHold, h.ID, *in.Reason, now)
-	if err := a.holds.Create(r.Context(), h, a.trail.Item(rec)); err != nil {
+	if err := a.holds.Create(r.Context(), h, audit.With(a.trail, rec)); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"hold": h}), nil
@@ -151,7 +150,7 @@ func (a *HoldAPI) release(r *http.Request) (httpapi.Response, error) {
 	now := a.clock.Now()
 	hold := r.PathValue("id")
 	rec := audit.New(p.WorkspaceID, p.AccountID, AuditReleaseHold, hold, "", now)
-	if err := a.holds.Release(r.Context(), p.WorkspaceID, hold, p.AccountID, clock.Format(now), a.trail.Item(rec)); err != nil {
+	if err := a.holds.Release(r.Context(), p.WorkspaceID, hold, p.AccountID, clock.Format(now), audit.With(a.trail, rec)); err != nil {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"id": hold, "status": lifecycledata.HoldReleased, "releasedAt": clock.Format(now)}), nil

@@ -28,7 +28,7 @@ const RequestKind = "dataRequest"
 
 // RequestStore keeps data requests.
 type RequestStore interface {
-	Create(ctx context.Context, r lifecycledata.DataRequest, audit types.TransactWriteItem) error
+	Create(ctx context.Context, r lifecycledata.DataRequest, commit audit.Commit) error
 	Get(ctx context.Context, ws, id string) (lifecycledata.DataRequest, error)
 	Save(ctx context.Context, r lifecycledata.DataRequest) error
 	OfWorkspace(ctx context.Context, ws string) ([]lifecycledata.DataRequest, error)
@@ -42,7 +42,7 @@ type Presigner interface {
 // RequestAPI serves /api/v1/data-requests.
 type RequestAPI struct {
 	requests RequestStore
-	bots     Bots
+	bots     WorkspaceBots
 	trail    audit.Trail
 	queue    lifecycle.Queue
 	queueURL string
@@ -55,7 +55,7 @@ type RequestAPI struct {
 // NewRequestAPI returns the data requests API; accepted requests are
 // queued at once on the lifecycle queue (the off-peak window resumes any
 // whose work item was lost).
-func NewRequestAPI(requests RequestStore, bots Bots, trail audit.Trail, q lifecycle.Queue, queueURL string, presign Presigner, a *auth.Authenticator, c clock.Clock, log *slog.Logger) *RequestAPI {
+func NewRequestAPI(requests RequestStore, bots WorkspaceBots, trail audit.Trail, q lifecycle.Queue, queueURL string, presign Presigner, a *auth.Authenticator, c clock.Clock, log *slog.Logger) *RequestAPI {
 	return &RequestAPI{requests: requests, bots: bots, trail: trail, queue: q, queueURL: queueURL, presign: presign, auth: a, clock: c, log: log}
 }
 
@@ -119,7 +119,7 @@ func (a *RequestAPI) create(r *http.Request) (httpapi.Response, error) {
 		Subject: lifecycledata.Subject{UserIDs: in.Subject.UserIDs, Tags: in.Subject.Tags}, BotIDs: in.BotIDs,
 		Status: lifecycledata.RequestQueued, Counts: map[string]map[string]int{}, SubmittedAt: clock.Format(now), SubmittedBy: p.AccountID}
 	rec := audit.New(p.WorkspaceID, p.AccountID, AuditCreateRequest, req.ID, req.Type, now)
-	if err := a.requests.Create(r.Context(), req, a.trail.Item(rec)); err != nil {
+	if err := a.requests.Create(r.Context(), req, audit.With(a.trail, rec)); err != nil {
 		return httpapi.Response{}, err
 	}
 	if err := lifecycle.Enqueue(r.Context(), a.queue, a.queueURL, RequestKind, []any{requestWork{WorkspaceID: p.WorkspaceID, RequestID: req.ID}}); err != nil {
@@ -196,7 +196,7 @@ type OwnsLine func(lineType, key string, data map[string]any, user, bot string) 
 // across the workspace's bots, through the catalogue.
 type RequestWorker struct {
 	Requests      RequestStore
-	Bots          Bots
+	Bots          WorkspaceBots
 	Holds         Holds
 	Receipts      Receipts
 	Users         UserKind

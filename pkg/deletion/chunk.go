@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycle"
@@ -44,14 +45,22 @@ type Work struct {
 // Worker deletes the conversations of deletion chunks through the shared
 // chunk pipeline, on the catalogue's conversation kind.
 type Worker struct {
-	store    *Store
-	kind     lifecycle.ItemKind
-	holds    Holds
+	store   *Store
+	kind    lifecycle.ItemKind
+	holds   Holds
 	receipts Receipts
-	clock    clock.Clock
-	finish   *Finisher
-	retries  int
-	log      *slog.Logger
+	clock   clock.Clock
+	finish  *Finisher
+	retries int
+	log     *slog.Logger
+	budgets *lifecycledata.Budgets
+}
+
+// Paced makes the worker draw each chunk's items from its workspace's
+// throughput budget.
+func (w *Worker) Paced(b *lifecycledata.Budgets) *Worker {
+	w.budgets = b
+	return w
 }
 
 // NewWorker returns the chunk worker; conversations is the catalogue's
@@ -79,13 +88,30 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, receives int)
 	if end, err := clock.Parse(work.WindowEnd); err == nil && w.clock.Now().After(end) {
 		return nil // the window closed: the chunk stays pending for the next one
 	}
-	holds, err := w.holds.Active(ctx, work.WorkspaceID)
+	// One GetItem of the job: a paused or cancelled job's chunks are not
+	// processed (they stay pending; a resume queues them again), and the
+	// job names the workspace whose budget paces the chunk.
+	j, err := w.store.Get(ctx, work.BotID, work.JobID)
+	if apperr.Is(err, apperr.ResourceNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if j.Status == Paused || j.Status == Cancelled {
+		return nil
+	}
+	p := w.pipeline()
+	if w.budgets != nil {
+		p.Budget = w.budgets.For(j.WorkspaceID)
+	}
+	holds, err := w.holds.Active(ctx, j.WorkspaceID)
 	if err != nil {
 		return fmt.Errorf("legal holds: %w", err)
 	}
 	s := w.settlement(work)
 	s.holds = holds
-	return w.pipeline().Run(ctx, w.chunk(work), s)
+	return p.Run(ctx, w.chunk(work), s)
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {

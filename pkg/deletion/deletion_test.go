@@ -183,6 +183,12 @@ func TestDeletionJobs(t *testing.T) {
 	if done["skippedReasons"].(map[string]any)["notFound"] != float64(2) || done["startedAt"] == nil || done["completedAt"] == nil {
 		t.Fatalf("job by ids: %v", done)
 	}
+	// The pace: the workspace's budget, and the rate measured over the
+	// job's running time.
+	if tp := done["throughput"].(map[string]any); tp["budgetItemsPerSecond"] != float64(1000) ||
+		tp["measuredItemsPerSecond"] == nil || tp["measuredItemsPerSecond"].(float64) <= 0 {
+		t.Fatalf("job by ids: throughput %v", tp)
+	}
 	doneU := await(t, w, jobU)
 	ru := result(doneU)
 	if doneU["status"] != "completed" || doneU["requestType"] != "cId" || ru["totalConversations"] != 3 || ru["deletedCount"] != 2 ||

@@ -49,6 +49,7 @@ type API struct {
 	auth    *auth.Authenticator
 	clock   clock.Clock
 	window  schedule.Expression
+	control *Control
 }
 
 // NewAPI returns the deletion API; window is the off-peak schedule.
@@ -60,6 +61,7 @@ func NewAPI(store Jobs, tokens Tokens, records Records, a *auth.Authenticator, c
 func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("POST", "/api/public/bot/{botId}/conversations/delete", a.submit, a.authorize(auth.DeletionWrite))
 	rt.Handle("GET", "/api/public/bot/{botId}/conversations/delete/{jobId}", a.status, a.authorize(auth.DeletionRead))
+	a.registerControl(rt)
 }
 
 // authorize accepts either the Kore.ai `auth` JWT, signed with an API key of
@@ -225,5 +227,5 @@ func (a *API) status(r *http.Request) (httpapi.Response, error) {
 			return httpapi.Response{}, err
 		}
 	}
-	return httpapi.OK(j.answer()), nil
+	return httpapi.OK(j.answer(a.clock.Now(), a.budget())), nil
 }

@@ -7,13 +7,16 @@ package deletion
 
 import (
 	"context"
+	"math"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/clock"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
@@ -24,6 +27,11 @@ const (
 	InProgress = "in_progress"
 	Completed  = "completed"
 	Failed     = "failed"
+	// Cancelled: stopped while queued, before any deletion. Paused: the
+	// window queues none of its chunks and the worker takes none until it
+	// is resumed.
+	Cancelled = "cancelled"
+	Paused    = "paused"
 )
 
 // Request types.
@@ -97,6 +105,11 @@ type Job struct {
 	Chunks      int     `json:"chunks"`
 	Resolving   bool    `json:"resolving,omitempty"`
 	SubmittedBy string  `json:"submittedBy,omitempty"`
+	// PausedAt is set while paused; PausedMs adds up the time spent paused
+	// (left out of the measured rate). CancelledAt is when it was cancelled.
+	PausedAt    *string `json:"pausedAt,omitempty"`
+	PausedMs    int64   `json:"pausedMs,omitempty"`
+	CancelledAt *string `json:"cancelledAt,omitempty"`
 }
 
 // Answer is the status route's body.
@@ -111,12 +124,25 @@ type Answer struct {
 	Result         Result         `json:"result"`
 	SkippedReasons map[string]int `json:"skippedReasons"`
 	Failures       []Failure      `json:"failures"`
+	PausedAt       *string        `json:"pausedAt,omitempty"`
+	CancelledAt    *string        `json:"cancelledAt,omitempty"`
+	Throughput     Throughput     `json:"throughput"`
 }
 
-func (j Job) answer() Answer {
+// Throughput is the job's pace: the workspace's budget and the rate
+// measured, items erased (deletedRecords) per second of the time the job
+// has been running (from startedAt to completedAt, the pause, or now;
+// time spent paused left out). Null until the job started.
+type Throughput struct {
+	BudgetItemsPerSecond   float64  `json:"budgetItemsPerSecond"`
+	MeasuredItemsPerSecond *float64 `json:"measuredItemsPerSecond"`
+}
+
+func (j Job) answer(now time.Time, budget float64) Answer {
 	a := Answer{JobID: j.JobID, Status: j.Status, RequestType: j.RequestType, SubmittedAt: j.SubmittedAt,
 		ScheduledAt: j.ScheduledAt, StartedAt: j.StartedAt, CompletedAt: j.CompletedAt, Result: j.Result,
-		SkippedReasons: j.SkippedReasons, Failures: j.Failures}
+		SkippedReasons: j.SkippedReasons, Failures: j.Failures, PausedAt: j.PausedAt, CancelledAt: j.CancelledAt,
+		Throughput: Throughput{BudgetItemsPerSecond: budget, MeasuredItemsPerSecond: j.measuredRate(now)}}
 	if a.SkippedReasons == nil {
 		a.SkippedReasons = map[string]int{}
 	}
@@ -222,4 +248,31 @@ func (s *Store) Due(ctx context.Context) ([]Job, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// measuredRate is deletedRecords per second of running time (nil before
+// the job started or while no time has passed).
+func (j Job) measuredRate(now time.Time) *float64 {
+	if j.StartedAt == nil {
+		return nil
+	}
+	start, err := clock.Parse(*j.StartedAt)
+	if err != nil {
+		return nil
+	}
+	end := now
+	for _, at := range []*string{j.CompletedAt, j.PausedAt, j.CancelledAt} {
+		if at != nil {
+			if t, err := clock.Parse(*at); err == nil {
+				end = t
+				break
+			}
+		}
+	}
+	running := end.Sub(start) - time.Duration(j.PausedMs)*time.Millisecond
+	if running <= 0 {
+		return nil
+	}
+	r := math.Round(float64(j.Result.DeletedRecords)/running.Seconds()*10) / 10
+	return &r
 }

@@ -80,6 +80,7 @@ type rig struct {
 	dlqURL   string
 	window   *deletion.Window
 	worker   *lifecycle.Worker
+	jobs     *deletion.Worker
 	sqs      *sqs.Client
 }
 
@@ -103,6 +104,7 @@ func newRig(t *testing.T, env *testenv.Env, at time.Time) *rig {
 	receipts := lifecycledata.NewReceiptStore(r.db, env.Env["TABLE_LIFECYCLE"], cursor.New([]byte("k")))
 	r.window = deletion.NewWindow(store, convs, receipts, q, r.queueURL, *dlq.QueueUrl, r.clock, 4*time.Hour, fin, log)
 	w := deletion.NewWorker(store, convs, lifecycledata.NewHoldStore(r.db, env.Env["TABLE_LIFECYCLE"]), receipts, r.clock, fin, log)
+	r.jobs = w
 	r.worker = lifecycle.NewWorker(map[string]lifecycle.Handler{deletion.WorkKind: w.Handle}, q, r.queueURL, log)
 	return r
 }

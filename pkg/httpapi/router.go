@@ -37,6 +37,14 @@ func OK(body any) Response { return Response{Status: http.StatusOK, Body: body} 
 // Created answers 201 with body.
 func Created(body any) Response { return Response{Status: http.StatusCreated, Body: body} }
 
+// Raw is a body answered as is (JSON lines, say), with its content type
+// and extra headers.
+type Raw struct {
+	ContentType string
+	Headers     map[string]string
+	Body        []byte
+}
+
 // Handler serves one route. Errors are written as Botpress error bodies.
 type Handler func(r *http.Request) (Response, error)
 
@@ -76,6 +84,15 @@ func (h handlerAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res, err := Handler(h)(r)
 	if err != nil {
 		WriteError(w, r, err)
+		return
+	}
+	if raw, ok := res.Body.(Raw); ok {
+		for k, v := range raw.Headers {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", raw.ContentType)
+		w.WriteHeader(res.Status)
+		_, _ = w.Write(raw.Body)
 		return
 	}
 	if res.Raw != nil || res.Header != nil {

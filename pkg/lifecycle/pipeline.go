@@ -103,13 +103,17 @@ type Pipeline struct {
 	Retries int
 	Clock   clock.Clock
 	Log     *slog.Logger
+	// Budget, when set, paces the chunk: what it is about to erase is
+	// drawn from its workspace's throughput budget before its attempt
+	// starts (a deferred chunk counts no attempt).
+	Budget Budget
 }
 
 // Run processes one delivery of a chunk. An error asks for the chunk again
 // later; the chunk's last error is kept to report it if it fails for good.
 func (p Pipeline) Run(ctx context.Context, c Chunk, s Settlement) error {
 	err := p.run(ctx, c, s)
-	if err != nil {
+	if _, deferred := IsDeferred(err); err != nil && !deferred {
 		if nerr := p.Chunks.NoteError(ctx, c.Key, err); nerr != nil {
 			p.Log.WarnContext(ctx, "chunk error not recorded", "kind", c.Kind.Name(), "bot", c.BotID, "error", nerr)
 		}
@@ -127,6 +131,9 @@ func (p Pipeline) run(ctx context.Context, c Chunk, s Settlement) error {
 		f, found := facts[id]
 		f.Found = found
 		plan[id] = s.Decide(id, f, found)
+	}
+	if err := p.pace(ctx, plan, facts); err != nil {
+		return err
 	}
 	stored := map[string]Outcome{}
 	attempt, lastError, err := p.Chunks.StartAttempt(ctx, c.Key, plan, &stored)

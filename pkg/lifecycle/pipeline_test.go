@@ -199,3 +199,47 @@ func TestPipelineFailsAfterRetries(t *testing.T) {
 		t.Fatalf("status %s tally %+v", db.status, s)
 	}
 }
+
+// fakeBudget answers a fixed wait, reserving when it is within reach.
+type fakeBudget struct {
+	wait     time.Duration
+	reserved bool
+	asked    []int
+}
+
+func (b *fakeBudget) Reserve(_ context.Context, n int) (time.Duration, bool, error) {
+	b.asked = append(b.asked, n)
+	return b.wait, b.reserved, nil
+}
+
+// The budget is drawn before the attempt starts, for the records the chunk
+// is about to erase (skipped items cost nothing): a chunk it cannot take
+// now is deferred without counting an attempt or an error; one it can take
+// waits its turn, then runs.
+func TestPipelineDrawsFromTheBudget(t *testing.T) {
+	db := &chunkDB{status: ChunkPending}
+	kind := &fakeKind{items: map[string]Facts{"a": {Records: 30}, "b": {Records: 5, Held: true}}}
+	p := pipelineUnderTest(db)
+	c := Chunk{Key: ds.Key("c", "1"), Kind: kind, BotID: "bot", IDs: []string{"a", "b"}}
+	s := &tallying{}
+	budget := &fakeBudget{wait: time.Minute}
+	p.Budget = budget
+	err := p.Run(context.Background(), c, s)
+	if wait, deferred := IsDeferred(err); !deferred || wait != time.Minute {
+		t.Fatalf("over budget: %v, want deferred a minute", err)
+	}
+	if db.attempts != 0 || db.lastError != "" || len(kind.erased) != 0 {
+		t.Fatalf("a deferred chunk counted an attempt (%d) or an error (%q) or erased %v", db.attempts, db.lastError, kind.erased)
+	}
+	budget.wait, budget.reserved = 50*time.Millisecond, true
+	start := time.Now()
+	if err := p.Run(context.Background(), c, s); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < 50*time.Millisecond || s.deleted != 1 || db.attempts != 1 {
+		t.Fatalf("within budget: took %s, tally %+v, attempts %d", time.Since(start), s, db.attempts)
+	}
+	if len(budget.asked) != 2 || budget.asked[0] != 30 {
+		t.Fatalf("asked the budget for %v, want 30 items (the held item costs nothing)", budget.asked)
+	}
+}

@@ -69,7 +69,15 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	for _, m := range ev.Records {
 		receives := 1
 		fmt.Sscan(m.Attributes["ApproximateReceiveCount"], &receives)
-		if err := w.run(ctx, m.Body, receives); err != nil {
+		err := w.run(ctx, m.Body, receives)
+		if wait, deferred := IsDeferred(err); deferred {
+			// The budget has no room now: the same item comes back after
+			// the wait, as a new message (no receive counted against it).
+			if err = w.requeue(ctx, m.Body, wait); err == nil {
+				continue
+			}
+		}
+		if err != nil {
 			w.log.WarnContext(ctx, "work item failed", "message_id", m.MessageId, "receives", receives, "error", err)
 			res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
 			// Without the shorter visibility the item still comes back, after
@@ -95,6 +103,18 @@ func (w *Worker) run(ctx context.Context, body string, receives int) error {
 		return fmt.Errorf("no handler for work items of kind %q", it.Kind)
 	}
 	return h(ctx, it.Body, receives)
+}
+
+// requeue sends body again with a delay (SQS allows at most 15 minutes).
+func (w *Worker) requeue(ctx context.Context, body string, wait time.Duration) error {
+	delay := int32(min(max(wait, time.Second), 15*time.Minute) / time.Second)
+	out, err := w.queue.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(w.queueURL), Entries: []sqstypes.SendMessageBatchRequestEntry{
+		{Id: aws.String("0"), MessageBody: aws.String(body), DelaySeconds: delay},
+	}})
+	if err == nil && len(out.Failed) > 0 {
+		err = fmt.Errorf("deferred work item not queued: %s", aws.ToString(out.Failed[0].Message))
+	}
+	return err
 }
 
 // Enqueue sends work items, ten per SendMessageBatch, and fails if any was

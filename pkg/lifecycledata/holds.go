@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
 
@@ -82,12 +83,11 @@ func NewHoldStore(db ds.Client, table string) *HoldStore { return &HoldStore{db:
 func holdKey(ws, id string) map[string]types.AttributeValue { return ds.Key("WS#"+ws, "HOLD#"+id) }
 
 // Create stores a hold with its audit record: one TransactWriteItems.
-func (s *HoldStore) Create(ctx context.Context, h Hold, audit types.TransactWriteItem) error {
+func (s *HoldStore) Create(ctx context.Context, h Hold, commit audit.Commit) error {
 	item := ds.Item(h, map[string]string{ds.PK: "WS#" + h.WorkspaceID, ds.SK: "HOLD#" + h.ID})
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}}, audit,
-	}})
-	return err
+	return commit(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	})
 }
 
 // List answers a workspace's holds, active and released: one Query (a
@@ -118,16 +118,16 @@ func (s *HoldStore) Active(ctx context.Context, ws string) ([]Hold, error) {
 }
 
 // Release ends an active hold with its audit record, once.
-func (s *HoldStore) Release(ctx context.Context, ws, id, by, at string, audit types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+func (s *HoldStore) Release(ctx context.Context, ws, id, by, at string, commit audit.Commit) error {
+	err := commit(ctx, []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.table, Key: holdKey(ws, id),
 			UpdateExpression:          aws.String("SET #s = :released, releasedAt = :at, releasedBy = :by"),
 			ConditionExpression:       aws.String("#s = :active"),
 			ExpressionAttributeNames:  map[string]string{"#s": "status"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":released": ds.S(HoldReleased), ":active": ds.S(HoldActive), ":at": ds.S(at), ":by": ds.S(by)},
-		}}, audit,
-	}})
+		}},
+	})
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("active legal hold", id)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
@@ -79,12 +80,10 @@ func ReadPolicy(it map[string]types.AttributeValue) (Policy, error) {
 }
 
 // Create stores a new policy with its audit record: one TransactWriteItems.
-func (s *PolicyStore) Create(ctx context.Context, p Policy, audit types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+func (s *PolicyStore) Create(ctx context.Context, p Policy, commit audit.Commit) error {
+	return commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: policyItem(p), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		audit,
-	}})
-	return err
+	})
 }
 
 // Get returns a workspace's policy: one GetItem. Another workspace's
@@ -111,7 +110,7 @@ type PolicyChange struct {
 
 // Update applies a change with its audit record: one TransactWriteItems,
 // conditioned on the policy existing in the workspace.
-func (s *PolicyStore) Update(ctx context.Context, ws, id string, c PolicyChange, audit types.TransactWriteItem) error {
+func (s *PolicyStore) Update(ctx context.Context, ws, id string, c PolicyChange, commit audit.Commit) error {
 	ub := expression.Set(expression.Name("updatedAt"), expression.Value(c.UpdatedAt))
 	if c.Name != nil {
 		ub = ub.Set(expression.Name("name"), expression.Value(*c.Name))
@@ -135,19 +134,19 @@ func (s *PolicyStore) Update(ctx context.Context, ws, id string, c PolicyChange,
 	return s.changeOne(ctx, id, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: PolicyKey(ws, id), UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, audit)
+	}}, commit)
 }
 
 // Delete removes a policy with its audit record: one TransactWriteItems.
 // Its runs stay readable; a run in progress stops at its next chunk.
-func (s *PolicyStore) Delete(ctx context.Context, ws, id string, audit types.TransactWriteItem) error {
+func (s *PolicyStore) Delete(ctx context.Context, ws, id string, commit audit.Commit) error {
 	return s.changeOne(ctx, id, types.TransactWriteItem{Delete: &types.Delete{
 		TableName: &s.table, Key: PolicyKey(ws, id), ConditionExpression: aws.String("attribute_exists(pk)"),
-	}}, audit)
+	}}, commit)
 }
 
-func (s *PolicyStore) changeOne(ctx context.Context, id string, change types.TransactWriteItem, audit types.TransactWriteItem) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{change, audit}})
+func (s *PolicyStore) changeOne(ctx context.Context, id string, change types.TransactWriteItem, commit audit.Commit) error {
+	err := commit(ctx, []types.TransactWriteItem{change})
 	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 		return apperr.NotFound("policy", id)
 	}

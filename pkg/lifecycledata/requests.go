@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
+	"github.com/parley-dev/parley/pkg/audit"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 )
 
@@ -75,13 +76,12 @@ func NewRequestStore(db ds.Client, table string) *RequestStore {
 func requestKey(ws, id string) map[string]types.AttributeValue { return ds.Key("WS#"+ws, "DSR#"+id) }
 
 // Create stores a new request with its audit record: one TransactWriteItems.
-func (s *RequestStore) Create(ctx context.Context, r DataRequest, audit types.TransactWriteItem) error {
+func (s *RequestStore) Create(ctx context.Context, r DataRequest, commit audit.Commit) error {
 	item := ds.Item(r, map[string]string{ds.PK: "WS#" + r.WorkspaceID, ds.SK: "DSR#" + r.ID,
 		ds.GSI1PK: openRequestsIndex, ds.GSI1SK: r.SubmittedAt + "#" + r.ID})
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}}, audit,
-	}})
-	return err
+	return commit(ctx, []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	})
 }
 
 // Get answers a workspace's request: one GetItem.

@@ -22,12 +22,12 @@ import (
 
 type fakeStore struct {
 	Store
-	create func(ctx context.Context, p Policy, audit types.TransactWriteItem) error
+	create func(ctx context.Context, p Policy, commit audit.Commit) error
 	get    func(ctx context.Context, ws, id string) (Policy, error)
 }
 
-func (f fakeStore) Create(ctx context.Context, p Policy, audit types.TransactWriteItem) error {
-	return f.create(ctx, p, audit)
+func (f fakeStore) Create(ctx context.Context, p Policy, commit audit.Commit) error {
+	return f.create(ctx, p, commit)
 }
 func (f fakeStore) Get(ctx context.Context, ws, id string) (Policy, error) { return f.get(ctx, ws, id) }
 
@@ -36,9 +36,9 @@ type fakeTrail struct {
 	recorded []audit.Record
 }
 
-func (f *fakeTrail) Item(r audit.Record) types.TransactWriteItem {
-	f.recorded = append(f.recorded, r)
-	return types.TransactWriteItem{}
+func (f *fakeTrail) Commit(_ context.Context, _ []types.TransactWriteItem, recs ...audit.Record) error {
+	f.recorded = append(f.recorded, recs...)
+	return nil
 }
 
 func call(h httpapi.Handler, body any, path map[string]string) (httpapi.Response, error) {
@@ -52,7 +52,7 @@ func call(h httpapi.Handler, body any, path map[string]string) (httpapi.Response
 }
 
 func TestCreateRefusesABadConfigAndWritesNothing(t *testing.T) {
-	store := fakeStore{create: func(context.Context, Policy, types.TransactWriteItem) error {
+	store := fakeStore{create: func(context.Context, Policy, audit.Commit) error {
 		t.Fatal("a refused policy was stored")
 		return nil
 	}}
@@ -75,7 +75,7 @@ func TestCreateRefusesABadConfigAndWritesNothing(t *testing.T) {
 func TestCreateStoresThePolicyWithItsAuditRecord(t *testing.T) {
 	var stored Policy
 	trail := &fakeTrail{}
-	store := fakeStore{create: func(_ context.Context, p Policy, _ types.TransactWriteItem) error { stored = p; return nil }}
+	store := fakeStore{create: func(ctx context.Context, p Policy, commit audit.Commit) error { stored = p; return commit(ctx, nil) }}
 	a := NewAPI(store, trail, nil, nil, nil, &clock.Fixed{T: time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)})
 	if _, err := call(a.create, map[string]any{"name": "n", "description": "d", "type": "retention", "config": map[string]any{"maxAge": "P30D"}}, nil); err != nil {
 		t.Fatal(err)

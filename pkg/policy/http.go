@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"encoding/json"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"net/http"
 	"strings"
 	"time"
@@ -212,13 +211,13 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 
 // audit is the record of a change by the caller; its value holds the
 // config in force afterwards (or what changed), for the trail.
-func (a *API) audit(p auth.Principal, action, policyID, name string, value any, now time.Time) types.TransactWriteItem {
+func (a *API) audit(p auth.Principal, action, policyID, name string, value any, now time.Time) audit.Commit {
 	rec := audit.New(p.WorkspaceID, p.AccountID, action, policyID, name, now)
 	if value != nil {
 		raw, _ := json.Marshal(value)
 		rec.Value = string(raw)
 	}
-	return a.trail.Item(rec)
+	return audit.With(a.trail, rec)
 }
 
 func (a *API) fetch(r *http.Request) (httpapi.Response, error) {

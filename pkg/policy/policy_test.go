@@ -49,7 +49,7 @@ func TestPolicyCRUD(t *testing.T) {
 		"config": map[string]any{"maxAge": "P30D"}, "blueprintId": "blueprint_xyz789", "meta": map[string]any{"team": "support", "tier": 2},
 	})
 	want(t, created, 200, "")
-	testenv.WantCalls(t, created, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, created, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	pid := created.Body["id"].(string)
 	cfg := created.Body["config"].(map[string]any)
 	if !strings.HasPrefix(pid, "policy_") || cfg["action"] != "archive" || cfg["basis"] != "updatedAt" || cfg["resources"] != "conversations" ||
@@ -67,7 +67,7 @@ func TestPolicyCRUD(t *testing.T) {
 	// Incremental update: only the name and the config change.
 	up := c.do(t, "POST", "/"+pid+"/update", map[string]any{"name": "60DayRetention", "config": map[string]any{"maxAge": "P60D", "action": "delete"}})
 	want(t, up, 200, "")
-	testenv.WantCalls(t, up, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, up, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	got = c.do(t, "GET", "/"+pid+"/fetch", nil)
 	if got.Body["name"] != "60DayRetention" || got.Body["description"] != "Archive conversations idle 30 days" ||
 		got.Body["config"].(map[string]any)["maxAge"] != "P60D" || got.Body["blueprintId"] != "blueprint_xyz789" || got.Body["updatedAt"] == got.Body["createdAt"] {
@@ -137,7 +137,7 @@ func TestPolicyCRUD(t *testing.T) {
 	// Delete: gone at once; a second delete is a 404.
 	del := c.do(t, "POST", "/"+pid+"/delete", map[string]any{})
 	want(t, del, 200, "")
-	testenv.WantCalls(t, del, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, del, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	want(t, c.do(t, "GET", "/"+pid+"/fetch", nil), 404, "ResourceNotFound")
 	want(t, c.do(t, "POST", "/"+pid+"/delete", map[string]any{}), 404, "ResourceNotFound")
 
@@ -209,7 +209,7 @@ func TestPolicyWorkspace(t *testing.T) {
 	res := env.Do(t, R{Method: "POST", Path: "/api/v1/policy/create", Token: c.token,
 		Body: map[string]any{"name": "n", "description": "d", "type": "retention", "config": map[string]any{"maxAge": "P1D"}}})
 	want(t, res, 200, "")
-	testenv.WantCalls(t, res, 2, "DynamoDB.TransactWriteItems=1")
+	testenv.WantCalls(t, res, 2, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1")
 	pid := res.Body["id"].(string)
 	want(t, c.do(t, "GET", "/"+pid+"/fetch", nil), 200, "")
 	// Several: a clear 400 naming the header.

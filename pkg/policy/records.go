@@ -3,7 +3,7 @@ package policy
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/parley-dev/parley/pkg/audit"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 )
 
@@ -35,12 +35,13 @@ func ParseConfig(raw []byte) (Config, error) { return lifecycledata.ParsePolicyC
 // ParseDuration reads an ISO 8601 duration.
 func ParseDuration(s string) (Duration, error) { return lifecycledata.ParseDuration(s) }
 
-// Store keeps policies; every change carries its audit record's write.
+// Store keeps policies; every change is committed with its audit record
+// (commit runs the store's transaction items with it, chained).
 type Store interface {
-	Create(ctx context.Context, p Policy, audit types.TransactWriteItem) error
+	Create(ctx context.Context, p Policy, commit audit.Commit) error
 	Get(ctx context.Context, ws, id string) (Policy, error)
-	Update(ctx context.Context, ws, id string, c Change, audit types.TransactWriteItem) error
-	Delete(ctx context.Context, ws, id string, audit types.TransactWriteItem) error
+	Update(ctx context.Context, ws, id string, c Change, commit audit.Commit) error
+	Delete(ctx context.Context, ws, id string, commit audit.Commit) error
 	List(ctx context.Context, ws string, f Filter, token string, take int) ([]Policy, string, error)
 }
 

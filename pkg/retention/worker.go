@@ -68,6 +68,14 @@ type Worker struct {
 	bucket   string
 	clock    clock.Clock
 	log      *slog.Logger
+	budgets  *lifecycledata.Budgets
+}
+
+// Paced makes the worker draw each chunk's items from its workspace's
+// throughput budget (the one deletion jobs draw from).
+func (w *Worker) Paced(b *lifecycledata.Budgets) *Worker {
+	w.budgets = b
+	return w
 }
 
 // Kinds finds the catalogue kind a policy's resources name.
@@ -118,7 +126,11 @@ func (w *Worker) Handle(ctx context.Context, body json.RawMessage, _ int) error 
 	}
 	s := w.settlement(work, exists)
 	s.holds = holds
-	return w.pipeline().Run(ctx, c, s)
+	p := w.pipeline()
+	if w.budgets != nil {
+		p.Budget = w.budgets.For(work.WorkspaceID)
+	}
+	return p.Run(ctx, c, s)
 }
 
 func (w *Worker) pipeline() lifecycle.Pipeline {
@@ -305,7 +317,7 @@ func (s *stampedLines) WriteLine(l lifecycle.Line) error {
 // <workspace>/<bot>/<yyyy>/<mm>/<conversationId>.jsonl.gz, the month of its
 // creation.
 func ArchiveKey(ws, bot, conv string, created time.Time) string {
-	return fmt.Sprintf("%s/%s/%04d/%02d/%s.jsonl.gz", ws, bot, created.Year(), int(created.Month()), conv)
+	return lifecycle.ArchiveKey(ws, bot, conv, created)
 }
 
 func count(plan map[string]lifecycle.Outcome, failing bool) tally {

@@ -29,6 +29,10 @@ var OffpeakSettings = map[string]string{
 	// (no email when empty).
 	"EVENT_BUS":  "default",
 	"SES_SENDER": "",
+	// The per-workspace throughput budget of the lifecycle worker: items
+	// erased (or archived) per second across all of a workspace's deletion
+	// job and retention chunks.
+	"DELETION_ITEMS_PER_SECOND": "1000",
 }
 
 func addLifecycle(t *Topology) {
@@ -50,8 +54,11 @@ func addLifecycle(t *Topology) {
 	t.Functions = append(t.Functions,
 		// Deletions: jobs in the lifecycle table; the caller's token, bot key
 		// and bot from the admin table, a cId's user from the chat table.
+		// Job control appends to the audit chain (admin table) and a resume
+		// re-queues the job's chunks.
 		Function{Name: DeletionsFunction, Kind: HTTP,
-			Tables:   []TableAccess{WritesTable(LifecycleTable), ReadsTable(AdminTable), ReadsTable(ChatTable)},
+			Tables:   []TableAccess{WritesTable(LifecycleTable), WritesTable(AdminTable), ReadsTable(ChatTable)},
+			SendsTo:  []string{LifecycleQueue},
 			Settings: OffpeakSettings, Seals: true, Timeout: 10 * time.Second, MemoryMB: 256},
 		// Policies: each change with its audit record (admin table); preview
 		// evaluates like the window, listing a workspace's bots (admin gsi1)
@@ -87,6 +94,9 @@ func addLifecycle(t *Topology) {
 	t.Routes = append(t.Routes, routes(DeletionsFunction,
 		"POST /api/public/bot/{botId}/conversations/delete",
 		"GET /api/public/bot/{botId}/conversations/delete/{jobId}",
+		"POST /api/public/bot/{botId}/conversations/delete/{jobId}/cancel",
+		"POST /api/public/bot/{botId}/conversations/delete/{jobId}/pause",
+		"POST /api/public/bot/{botId}/conversations/delete/{jobId}/resume",
 	)...)
 	t.Routes = append(t.Routes, routes(PoliciesFunction,
 		"POST /api/v1/policy/create",
