@@ -278,7 +278,9 @@ func TestMissingEnvironmentFailsInit(t *testing.T) {
 // may hold: its own. The wiring is per function (each main calls its own
 // builder), so the linker drops every other function's code.
 var linked = map[string][]string{
-	topology.AdminFunction:      {"admin", "botkey"},
+	// The admin function queues the SDK's register and unregister
+	// operations through the chat package's delivery dispatcher.
+	topology.AdminFunction:      {"admin", "botkey", "chat"},
 	topology.ChatFunction:       {"chat"},
 	topology.DeletionsFunction:  {"deletion", "botkey"},
 	topology.PoliciesFunction:   {"policy", "retention"},
