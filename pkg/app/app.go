@@ -174,6 +174,8 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		}
 	case topology.PoliciesFunction:
 		registerPolicies(rt, d, adminStore, authn, pages)
+	case topology.TablesFunction:
+		registerTables(rt, d, adminStore)
 	default:
 		return nil, fmt.Errorf("no HTTP function named %q", name)
 	}

@@ -138,7 +138,9 @@ func n(v int64) types.AttributeValue {
 
 // IsTableID tells a table id ("table_<ULID>") from a table name (names end
 // with "Table").
-func IsTableID(ref string) bool { return strings.HasPrefix(ref, "table_") && !strings.HasSuffix(ref, "Table") }
+func IsTableID(ref string) bool {
+	return strings.HasPrefix(ref, "table_") && !strings.HasSuffix(ref, "Table")
+}
 
 // CreateTable writes a new table: its item, its id's item and the bot's
 // table count, in one transaction whose conditions keep names unique and

@@ -456,7 +456,9 @@ func (a *API) intent(bot string, at time.Time) func(string) types.TransactWriteI
 	if a.eraser == nil {
 		return nil
 	}
-	return func(part string) types.TransactWriteItem { return a.eraser.EraseIntent(bot, tabledata.KindTable, part, at) }
+	return func(part string) types.TransactWriteItem {
+		return a.eraser.EraseIntent(bot, tabledata.KindTable, part, at)
+	}
 }
 
 func (a *API) kick(ctx context.Context, bot, part string) {

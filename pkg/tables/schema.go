@@ -28,8 +28,8 @@ var (
 	builtIn = map[string]bool{"id": true, "createdAt": true, "updatedAt": true, "computed": true, "stale": true, "similarity": true}
 	// columnKeys are the keywords a column answers with (the API
 	// definition's); others are kept for validation but not answered.
-	columnKeys = []string{"type", "format", "description", "pattern", "enum", "items", "nullable", "properties", "x-zui"}
-	zuiKeys    = map[string]bool{"index": true, "id": true, "searchable": true, "hidden": true, "order": true, "width": true, "schemaId": true, "typings": true}
+	columnKeys  = []string{"type", "format", "description", "pattern", "enum", "items", "nullable", "properties", "x-zui"}
+	zuiKeys     = map[string]bool{"index": true, "id": true, "searchable": true, "hidden": true, "order": true, "width": true, "schemaId": true, "typings": true}
 	columnTypes = map[string]bool{"string": true, "number": true, "boolean": true, "object": true, "array": true, "null": true}
 )
 

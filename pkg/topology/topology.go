@@ -400,6 +400,7 @@ func Default() Topology {
 		"POST /v1/chat/actions",
 	)...)
 	addLifecycle(&t)
+	addTables(&t)
 	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
 	return t
 }
