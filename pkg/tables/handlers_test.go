@@ -38,7 +38,9 @@ type fakeStore struct {
 func (f *fakeStore) CreateTable(_ context.Context, bot string, t Table, maxTables int) error {
 	return f.createTable(bot, t, maxTables)
 }
-func (f *fakeStore) Table(_ context.Context, bot, ref string) (Table, error) { return f.table(bot, ref) }
+func (f *fakeStore) Table(_ context.Context, bot, ref string) (Table, error) {
+	return f.table(bot, ref)
+}
 func (f *fakeStore) ReserveRows(_ context.Context, _ string, t Table, count, maxRows int64) (int64, error) {
 	return f.reserve(t, count, maxRows)
 }
