@@ -75,6 +75,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		{topology.ChatFunction, testChat},
 		{topology.DeletionsFunction, testDeletions},
 		{topology.PoliciesFunction, testPolicies},
+		{topology.TablesFunction, testTables},
 		// The delivery worker drops an unreadable job (retrying cannot mend
 		// it), re-queues one not yet due (a SendMessage to its queue), and
 		// reports one whose bot record does not decode.
@@ -182,6 +183,22 @@ func testPolicies(t *testing.T, r *rig, f *Function) {
 	m := wantStatus(t, r.call(t, f, "GET /api/v1/policy/list", "/api/v1/policy/list", r.bearer("x-workspace-id", r.workspace), ""), 200)
 	if _, ok := m["items"]; !ok {
 		t.Fatalf("list: %v", m)
+	}
+}
+
+func testTables(t *testing.T, r *rig, f *Function) {
+	wantUnauthorized(t, r.call(t, f, "GET /v1/tables", "/v1/tables",
+		map[string]string{"authorization": "Bearer bp_pat_wrong", "x-bot-id": "bot_x"}, ""))
+	r.needBot(t)
+	h := r.bearer("x-bot-id", r.bot)
+	wantStatus(t, r.call(t, f, "POST /v1/tables", "/v1/tables", h, `{"name":"rigTable","schema":{"sku":{"type":"string"}},"keyColumn":"sku"}`), 200)
+	rows := wantStatus(t, r.call(t, f, "POST /v1/tables/{table}/rows", "/v1/tables/rigTable/rows", h, `{"rows":[{"sku":"a"},{"sku":"b"}]}`), 200)
+	if list, _ := rows["rows"].([]any); len(list) != 2 {
+		t.Fatalf("create rows: %v", rows)
+	}
+	found := wantStatus(t, r.call(t, f, "POST /v1/tables/{table}/rows/find", "/v1/tables/rigTable/rows/find", h, `{"filter":{"sku":"b"}}`), 200)
+	if list, _ := found["rows"].([]any); len(list) != 1 {
+		t.Fatalf("find rows: %v", found)
 	}
 }
 
