@@ -193,6 +193,8 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		return PoliciesHTTP(d)
 	case topology.ComplianceFunction:
 		return ComplianceHTTP(d)
+	case topology.TablesFunction:
+		return TablesHTTP(d)
 	}
 	return nil, fmt.Errorf("no HTTP function named %q", name)
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/lifecycle"
+	"github.com/parley-dev/parley/pkg/tabledata"
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
@@ -20,6 +21,7 @@ func catalogue(d Deps) *lifecycle.Catalogue {
 		admindata.NewUsageKind(d.DB, admin),
 		admindata.NewCodeKind(d.S3, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)]),
 	)
+	kinds = append(kinds, tabledata.Kinds(d.DB, d.Config.Table(topology.TablesTable))...)
 	c, err := lifecycle.NewCatalogue(kinds...)
 	if err != nil {
 		panic(err) // a kind registered twice is a programming error

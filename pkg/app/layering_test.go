@@ -29,6 +29,7 @@ var tableOwners = map[string][]string{
 		"#CONVS", "#MSGS", "#EVTS", "#USERS"},
 	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "AUDITHEAD", "#AUDITCHAIN", "BAK#", "INT#", "ISSUE#", "LOG#",
 		"MEMBER#", "INV#", "EVT#", "USAGE#"},
+	"tabledata": {"BOT#", "TABLE#", "TABLEID#", "TABLECOUNT", "TGONE#", "#TG#", "#TROWS", "TWS#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#", "HOLD#", "RCPT#", "DSR#", "ITEMS#",
 		"=SUMMARY", "=REQUESTS",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},

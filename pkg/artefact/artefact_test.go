@@ -77,6 +77,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		{topology.DeletionsFunction, testDeletions},
 		{topology.PoliciesFunction, testPolicies},
 		{topology.ComplianceFunction, testCompliance},
+		{topology.TablesFunction, testTables},
 		// The delivery worker drops an unreadable job (retrying cannot mend
 		// it), re-queues one not yet due (a SendMessage to its queue), and
 		// reports one whose bot record does not decode.
@@ -201,6 +202,22 @@ func testCompliance(t *testing.T, r *rig, f *Function) {
 	}
 }
 
+func testTables(t *testing.T, r *rig, f *Function) {
+	wantUnauthorized(t, r.call(t, f, "GET /v1/tables", "/v1/tables",
+		map[string]string{"authorization": "Bearer bp_pat_wrong", "x-bot-id": "bot_x"}, ""))
+	r.needBot(t)
+	h := r.bearer("x-bot-id", r.bot)
+	wantStatus(t, r.call(t, f, "POST /v1/tables", "/v1/tables", h, `{"name":"rigTable","schema":{"sku":{"type":"string"}},"keyColumn":"sku"}`), 200)
+	rows := wantStatus(t, r.call(t, f, "POST /v1/tables/{table}/rows", "/v1/tables/rigTable/rows", h, `{"rows":[{"sku":"a"},{"sku":"b"}]}`), 200)
+	if list, _ := rows["rows"].([]any); len(list) != 2 {
+		t.Fatalf("create rows: %v", rows)
+	}
+	found := wantStatus(t, r.call(t, f, "POST /v1/tables/{table}/rows/find", "/v1/tables/rigTable/rows/find", h, `{"filter":{"sku":"b"}}`), 200)
+	if list, _ := found["rows"].([]any); len(list) != 1 {
+		t.Fatalf("find rows: %v", found)
+	}
+}
+
 // testWorker sends a worker a batch: the partial batch response must list
 // exactly the failing messages.
 func testWorker(queue string, bodies map[string]string, failing ...string) func(t *testing.T, r *rig, f *Function) {
@@ -285,6 +302,7 @@ var linked = map[string][]string{
 	topology.DeletionsFunction:  {"deletion", "botkey"},
 	topology.PoliciesFunction:   {"policy", "retention"},
 	topology.ComplianceFunction: {"compliance"},
+	topology.TablesFunction:     {"tables"},
 	topology.DeliveryFunction:   {"chat"},
 	topology.LifecycleFunction:  {"deletion", "retention", "compliance"},
 	topology.OffpeakFunction:    {"deletion", "retention"},

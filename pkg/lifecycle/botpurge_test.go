@@ -29,7 +29,8 @@ type R = testenv.Req
 // a bot state, conversations (one by get-or-create) with participants,
 // messages (one by get-or-create), states and events, a bot event, a
 // deleted conversation whose erasure is pending, day counters, a bot API
-// key, an issue with its events and log records, and a deletion job.
+// key, an issue with its events and log records, a deletion job, and
+// tables with rows (a deleted table and a cleared one still being erased).
 func seedBot(t *testing.T, env *testenv.Env, token, ws string) string {
 	t.Helper()
 	wh := map[string]string{"x-workspace-id": ws}
@@ -64,6 +65,17 @@ func seedBot(t *testing.T, env *testenv.Env, token, ws string) string {
 	testenv.Want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/bots/baks", Token: token, Headers: wh, Body: map[string]any{"botId": bot, "note": "ci"}}), 200, "")
 	testenv.Want(t, env.Do(t, R{Method: "POST", Path: "/api/public/bot/" + bot + "/conversations/delete", Token: token, Headers: wh,
 		Body: map[string]any{"conversationIds": []string{convs[1]}}}), 200, "")
+	// Tables: one with rows (key claims and index entries), one whose rows
+	// were all deleted (a left generation), one deleted (a left table).
+	schema := map[string]any{"sku": map[string]any{"type": "string"}, "customer": map[string]any{"type": "string", "x-parley": map[string]any{"index": true}},
+		"note": map[string]any{"type": "string", "x-zui": map[string]any{"index": 2, "searchable": true}}}
+	for _, name := range []string{"ordersTable", "clearedTable", "droppedTable"} {
+		do("POST", "/v1/tables", map[string]any{"name": name, "schema": schema, "keyColumn": "sku"}, 200)
+		do("POST", "/v1/tables/"+name+"/rows", map[string]any{"rows": []any{
+			map[string]any{"sku": "a", "customer": "ann", "note": "red shoes"}, map[string]any{"sku": "b", "customer": "bob"}}}, 200)
+	}
+	do("POST", "/v1/tables/clearedTable/rows/delete", map[string]any{"deleteAllRows": true}, 200)
+	do("DELETE", "/v1/tables/droppedTable", nil, 200)
 	// Issues and logs are written by the platform, not through the API.
 	store := admindata.NewStore(env.Deps.DB, env.Env["TABLE_ADMIN"], cursor.New([]byte("k")))
 	for range 2 {
@@ -146,7 +158,7 @@ func TestPurgeEverything(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	seeded := holdings(t, env, gone)
 	keep := holdings(t, env, kept)
-	for _, want := range []string{"TABLE_CHAT", "TABLE_ADMIN", "BUCKET_BOTCODE"} {
+	for _, want := range []string{"TABLE_CHAT", "TABLE_ADMIN", "TABLE_TABLES", "BUCKET_BOTCODE"} {
 		if !hasPrefix(seeded, want) {
 			t.Fatalf("nothing of the bot seeded in %s: %v", want, seeded)
 		}

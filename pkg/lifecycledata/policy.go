@@ -23,8 +23,10 @@ const (
 
 	ResourceConversations = "conversations"
 	ResourceEvents        = "events"
-	resourceFiles         = "files"
-	resourceTableRows     = "tableRows"
+	// ResourceTableRows governs table rows (the catalogue's "tableRow"
+	// kind), optionally scoped to table names.
+	ResourceTableRows = "tableRows"
+	resourceFiles     = "files"
 )
 
 // PolicyScope narrows a policy; an empty list means "any".
@@ -33,6 +35,8 @@ type PolicyScope struct {
 	Channels         []string          `json:"channels"`
 	IntegrationNames []string          `json:"integrationNames"`
 	Tags             map[string]string `json:"tags"`
+	// TableNames narrows a tableRows policy to these tables.
+	TableNames []string `json:"tableNames,omitempty"`
 }
 
 // PolicyConfig is a retention policy's configuration, stored with its defaults
@@ -59,6 +63,7 @@ type rawPolicyScope struct {
 	Channels         []string          `json:"channels"`
 	IntegrationNames []string          `json:"integrationNames"`
 	Tags             map[string]string `json:"tags"`
+	TableNames       []string          `json:"tableNames"`
 }
 
 // Bounds of a policyScope, to keep evaluation and filters small.
@@ -158,17 +163,17 @@ func policyResources(raw json.RawMessage) (string, error) {
 		one = list[0]
 	}
 	switch one {
-	case ResourceConversations, ResourceEvents:
+	case ResourceConversations, ResourceEvents, ResourceTableRows:
 		return one, nil
-	case resourceFiles, resourceTableRows:
-		return "", apperr.Invalid("config.resources %q is not available yet: files and table rows can be governed once their APIs exist; use \"conversations\" or \"events\"", one)
+	case resourceFiles:
+		return "", apperr.Invalid("config.resources %q is not available yet: files can be governed once their API exists; use \"conversations\", \"events\" or \"tableRows\"", one)
 	}
-	return "", apperr.Invalid("config.resources must be \"conversations\" or \"events\", not %q", one)
+	return "", apperr.Invalid("config.resources must be \"conversations\", \"events\" or \"tableRows\", not %q", one)
 }
 
 func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
-	s := PolicyScope{BotIDs: in.BotIDs, Channels: in.Channels, IntegrationNames: in.IntegrationNames, Tags: in.Tags}
-	for field, list := range map[string][]string{"botIds": s.BotIDs, "channels": s.Channels, "integrationNames": s.IntegrationNames} {
+	s := PolicyScope{BotIDs: in.BotIDs, Channels: in.Channels, IntegrationNames: in.IntegrationNames, Tags: in.Tags, TableNames: in.TableNames}
+	for field, list := range map[string][]string{"botIds": s.BotIDs, "channels": s.Channels, "integrationNames": s.IntegrationNames, "tableNames": s.TableNames} {
 		if len(list) > maxScopeList {
 			return PolicyScope{}, apperr.Invalid("config.scope.%s holds %d values; at most %d", field, len(list), maxScopeList)
 		}
@@ -189,6 +194,12 @@ func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
 	if res == ResourceEvents && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0 || len(s.Tags) > 0) {
 		return PolicyScope{}, apperr.Invalid("config.scope narrows events by botIds only; channels, integrationNames and tags apply to conversations")
 	}
+	if res == ResourceTableRows && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0 || len(s.Tags) > 0) {
+		return PolicyScope{}, apperr.Invalid("config.scope narrows table rows by botIds and tableNames only")
+	}
+	if res != ResourceTableRows && len(s.TableNames) > 0 {
+		return PolicyScope{}, apperr.Invalid("config.scope.tableNames applies to resources \"tableRows\" only")
+	}
 	return s, nil
 }
 
@@ -203,7 +214,7 @@ func policyConfigDecodeError(err error) error {
 	case errors.As(err, &syntax):
 		return apperr.Invalid("config is malformed JSON: %s", syntax.Error())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return apperr.Invalid("config has an unknown field %s; known: maxAge, action, basis, policyResources, scope", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return apperr.Invalid("config has an unknown field %s; known: maxAge, action, basis, resources, scope", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return apperr.Invalid("config is invalid: %s", err)
 }

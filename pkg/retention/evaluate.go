@@ -66,6 +66,9 @@ func (f *Finder) due(ctx context.Context, bot string, c lifecycledata.PolicyConf
 			if !inScope(c.Scope, cand.Attrs["channel"], cand.Attrs["integration"], cand.Tags) {
 				continue
 			}
+			if len(c.Scope.TableNames) > 0 && !contains(c.Scope.TableNames, cand.Attrs["table"]) {
+				continue
+			}
 			t := cand.CreatedAt
 			if basis == lifecycle.BasisUpdated && !cand.UpdatedAt.IsZero() {
 				t = cand.UpdatedAt

@@ -435,6 +435,7 @@ func Default() Topology {
 	}
 	addLifecycle(&t)
 	addCompliance(&t)
+	addTables(&t)
 	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
 	return t
 }
