@@ -235,6 +235,9 @@ func (s synthesized) assertEnvironment(t *testing.T) {
 		if f.Seals {
 			want[EnvSealingSecretARN] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.SealingSecret)}
 		}
+		if f.SignsReceipts {
+			want[EnvReceiptSecretARN] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.ReceiptSecret)}
+		}
 		for _, sc := range s.topo.Schedules {
 			if sc.Target == f.Name {
 				want[sc.EnvOverride] = s.stage.Schedules[sc.Name].Expression
@@ -296,6 +299,9 @@ func (s synthesized) assertRoles(t *testing.T) {
 		}
 		if f.Seals {
 			allowed[logicalIDOf(s.stack, s.stack.SealingSecret)] = "sealing secret"
+		}
+		if f.SignsReceipts {
+			allowed[logicalIDOf(s.stack, s.stack.ReceiptSecret)] = "receipt signing secret"
 		}
 
 		reached := map[string]bool{}
