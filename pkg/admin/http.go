@@ -50,7 +50,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/account/pats", a.listPATs, account)
 	rt.Handle("POST", "/v1/admin/account/pats", a.createPAT, account)
 	rt.Handle("DELETE", "/v1/admin/account/pats/{id}", a.deletePAT, account)
-	rt.Handle("POST", "/v1/admin/account/invitations/accept", a.acceptInvitation) // the code is the credential
+	rt.Handle("POST", "/v1/admin/account/invitations/accept", a.acceptInvitation, httpapi.Public) // the code is the credential
 
 	rt.Handle("POST", "/v1/admin/workspaces", a.createWorkspace, account)
 	rt.Handle("GET", "/v1/admin/workspaces", a.listWorkspaces, account)
@@ -61,7 +61,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/usages", a.listWorkspaceUsages, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
-	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth)
+	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth())
 
 	rt.Handle("GET", "/v1/admin/workspace-members", a.listMembers, ws(auth.MembersRead))
 	rt.Handle("GET", "/v1/admin/workspace-members/me", a.getMemberMe, ws(auth.WorkspaceRead))

@@ -66,7 +66,7 @@ func (a *API) Register(rt *httpapi.Router) {
 // the bot in the path, or a bearer personal access token of a member whose
 // role holds perm in the bot's workspace.
 func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
-	return func(next httpapi.Handler) httpapi.Handler {
+	return httpapi.Describe(httpapi.Requirement{Scope: "bot-path+jwt", Permission: string(perm)}, func(next httpapi.Handler) httpapi.Handler {
 		byToken := a.auth.Require(auth.Bot, perm)(next)
 		return func(r *http.Request) (httpapi.Response, error) {
 			bot := r.PathValue("botId")
@@ -87,7 +87,7 @@ func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
 			r.Header.Set(auth.BotHeader, bot)
 			return byToken(r)
 		}
-	}
+	})
 }
 
 type submitBody struct {

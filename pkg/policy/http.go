@@ -68,7 +68,8 @@ func (a *API) Register(rt *httpapi.Router) {
 // else the caller's only workspace (one Query of its memberships, which
 // carry the role), else a 400 that says to send the header.
 func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
-	return func(next httpapi.Handler) httpapi.Handler {
+	// The workspace is x-workspace-id's, or the caller's only one.
+	return httpapi.Describe(httpapi.Requirement{Scope: "workspace-or-only", Permission: string(perm)}, func(next httpapi.Handler) httpapi.Handler {
 		byHeader := a.auth.Require(auth.Workspace, perm)(next)
 		byAccount := a.auth.Require(auth.Account, perm)(func(r *http.Request) (httpapi.Response, error) {
 			p := auth.FromContext(r.Context())
@@ -95,7 +96,7 @@ func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
 			}
 			return byAccount(r)
 		}
-	}
+	})
 }
 
 // body is a create or update request; raw fields tell omitted from null.
