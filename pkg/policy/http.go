@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -337,9 +338,18 @@ func (a *API) runs(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	items, next, err := a.enforce.Runs(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("policyId"), cur, take, order)
+	ws := auth.FromContext(r.Context()).WorkspaceID
+	items, next, err := a.enforce.Runs(r.Context(), ws, r.PathValue("policyId"), cur, take, order)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	// No runs at all: tell a policy without runs from one that is not the
+	// workspace's (another workspace's policy is missing, not empty). A
+	// deleted policy's runs stay readable; one deleted without any is gone.
+	if cur == "" && next == "" && reflect.ValueOf(items).Len() == 0 {
+		if _, err := a.store.Get(r.Context(), ws, r.PathValue("policyId")); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	return httpapi.OK(listAnswer(items, next)), nil
 }
