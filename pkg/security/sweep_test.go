@@ -31,13 +31,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-type R = testenv.Req
-
 // world is what the sweep attacks: workspace A (owner V, a member of every
 // other role, bots A1 and A2, and one of every resource in A1) and
 // workspace B of the attacker X (bot B1).
 type world struct {
 	env *testenv.Env
+	url string // the stack's, unless set
 	// tokens
 	victim, attacker, deleted string
 	roles                     map[auth.Role]string
@@ -53,7 +52,11 @@ type world struct {
 
 func (w *world) do(t testing.TB, method, path, token string, h map[string]string, body any) testenv.Response {
 	t.Helper()
-	return w.env.Do(t, R{Method: method, Path: path, Token: token, Headers: h, Body: body})
+	res, err := w.send(method, path, token, h, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // send is do for the sweep's goroutines: errors are returned, not fatal.
@@ -63,7 +66,11 @@ func (w *world) send(method, path, token string, h map[string]string, body any) 
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, w.env.URL+path, rd)
+	base := w.url
+	if base == "" {
+		base = w.env.URL
+	}
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		return testenv.Response{}, err
 	}
