@@ -97,6 +97,9 @@ type Job struct {
 	Chunks      int     `json:"chunks"`
 	Resolving   bool    `json:"resolving,omitempty"`
 	SubmittedBy string  `json:"submittedBy,omitempty"`
+	// SubmittedWith is the bot API key whose JWT submitted the job (empty
+	// for a personal access token); SubmittedBy is then the key's creator.
+	SubmittedWith string `json:"submittedWith,omitempty"`
 }
 
 // Answer is the status route's body.
