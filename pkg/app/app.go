@@ -30,6 +30,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -259,7 +260,7 @@ func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatd
 	dir := adminStore
 	return store, dir, chat.Outbound{
 		Dispatch:  chat.NewDispatcher(d.SQS, d.Config.Env[topology.EnvVar("queue", topology.DeliveryQueue)]),
-		Hook:      chat.Webhook{Client: &http.Client{Timeout: 8 * time.Second}, Clock: d.Clock},
+		Hook:      chat.Webhook{Client: egress.NewClient(8*time.Second, d.Config.Setting(egress.Setting) == "true"), Clock: d.Clock},
 		Directory: dir,
 		Eraser:    chatEraser(d),
 		Log:       d.Log,

@@ -22,6 +22,7 @@ import (
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/egress"
 )
 
 // Queue is the part of SQS the chat function and its worker use.
@@ -122,7 +123,7 @@ func (w Webhook) Post(ctx context.Context, url, secret string, headers map[strin
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
 	if err != nil {
-		return nil, &deliveryError{reason: "invalid url: " + err.Error(), permanent: true}
+		return nil, &deliveryError{reason: "invalid url", permanent: true}
 	}
 	ts := strconv.FormatInt(w.Clock.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -131,19 +132,19 @@ func (w Webhook) Post(ctx context.Context, url, secret string, headers map[strin
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	// Failure reasons are short and fixed: a status, never the remote body
+	// nor the error's detail (they reach the caller and event.failureReason,
+	// which any reader of the bot sees).
 	res, err := w.Client.Do(req)
 	if err != nil {
-		return nil, &deliveryError{reason: "request failed: " + err.Error()}
+		return nil, &deliveryError{reason: egress.Reason(err), permanent: errors.Is(err, egress.ErrRefused)}
 	}
 	defer res.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		reason := fmt.Sprintf("%s answered %d", url, res.StatusCode)
-		if len(answer) > 0 {
-			reason += ": " + string(answer[:min(len(answer), 500)])
-		}
-		permanent := res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != 408 && res.StatusCode != 429
-		return nil, &deliveryError{reason: reason, permanent: permanent}
+		// Redirects are not followed: a 3xx is a permanent failure.
+		permanent := res.StatusCode < 500 && res.StatusCode != 408 && res.StatusCode != 429
+		return nil, &deliveryError{reason: fmt.Sprintf("answered %d", res.StatusCode), permanent: permanent}
 	}
 	return answer, nil
 }
@@ -235,7 +236,7 @@ func (w *Worker) outcome(ctx context.Context, j job, err error) string {
 	}
 	var de *deliveryError
 	if !errors.As(err, &de) {
-		return err.Error()
+		return "delivery failed"
 	}
 	if de.permanent || j.Attempt+1 >= MaxAttempts {
 		return de.reason
@@ -307,7 +308,12 @@ func (w Webhook) CallAction(ctx context.Context, bot string, rec auth.BotRecord,
 		map[string]string{"x-bot-id": bot, "x-integration-id": in.ID, "x-bp-operation": "action_triggered", "x-bp-type": action},
 		map[string]any{"type": action, "input": input})
 	if err != nil {
-		return nil, apperr.New(apperr.Runtime, "action %q failed: %s", typ, err.Error())
+		reason := "failed"
+		var de *deliveryError
+		if errors.As(err, &de) {
+			reason = de.reason
+		}
+		return nil, apperr.New(apperr.Runtime, "action %q failed: the integration %s", typ, reason)
 	}
 	var answer struct {
 		Output map[string]any `json:"output"`

@@ -131,6 +131,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if env["SEALING_SECRET"] = o.Getenv("SEALING_SECRET"); env["SEALING_SECRET"] == "" {
 		env["SEALING_SECRET"] = LocalSealingSecret
 	}
+	// make run serves bots and integrations on this machine: allow their
+	// private urls unless told otherwise. Deployed functions never do.
+	if env["ALLOW_PRIVATE_URLS"] = o.Getenv("ALLOW_PRIVATE_URLS"); env["ALLOW_PRIVATE_URLS"] == "" {
+		env["ALLOW_PRIVATE_URLS"] = "true"
+	}
 	s.Env = env
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {

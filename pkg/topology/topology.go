@@ -284,12 +284,16 @@ func Default() Topology {
 			{Name: ChatFunction, Kind: HTTP,
 				Tables: []TableAccess{WritesTable(ChatTable, "gsi1", "gsi2"), ReadsTable(AdminTable),
 					{Table: LifecycleTable, Access: Write}},
-				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
+				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256,
+				// Actions are posted to integrations' urls: never to private
+				// addresses, unless allowed (local development).
+				Settings: map[string]string{"ALLOW_PRIVATE_URLS": "false"}},
 			// It reads the bot record (url, signing secret) and writes event
 			// statuses and released messages. Its webhook posts time out well
 			// within the timeout; retries are re-sent jobs, not long waits.
 			{Name: DeliveryFunction, Kind: Worker, Tables: []TableAccess{WritesTable(ChatTable), ReadsTable(AdminTable)},
-				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
+				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256,
+				Settings: map[string]string{"ALLOW_PRIVATE_URLS": "false"}},
 		},
 		Tables: []Table{
 			{
