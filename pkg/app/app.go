@@ -150,7 +150,7 @@ func Instrument(cfg *aws.Config) {
 // NewDeps builds a function's dependencies from an SDK configuration.
 func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 	return Deps{
-		DB: dynamostore.RetryConflicts(dynamodb.NewFromConfig(awsCfg)), SQS: sqs.NewFromConfig(awsCfg),
+		DB: dynamostore.RetryConflicts(dynamostore.WithItemLimits(dynamodb.NewFromConfig(awsCfg))), SQS: sqs.NewFromConfig(awsCfg),
 		Events: eventbridge.NewFromConfig(awsCfg), Mail: sesv2.NewFromConfig(awsCfg),
 		S3:    newS3(awsCfg),
 		Clock: clock.System{}, Log: log, Config: cfg,

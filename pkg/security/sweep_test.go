@@ -62,8 +62,12 @@ func (w *world) do(t testing.TB, method, path, token string, h map[string]string
 // send is do for the sweep's goroutines: errors are returned, not fatal.
 func (w *world) send(method, path, token string, h map[string]string, body any) (testenv.Response, error) {
 	var rd io.Reader
-	if body != nil {
-		raw, _ := json.Marshal(body)
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
 		rd = bytes.NewReader(raw)
 	}
 	base := w.url
