@@ -348,9 +348,15 @@ func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
 	if _, err := httpapi.QueryOf(r).Bool("shouldMergePlugins"); err != nil {
 		return httpapi.Response{}, err
 	}
-	b, err := a.store.Bot(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id"))
+	p := auth.FromContext(r.Context())
+	b, err := a.store.Bot(r.Context(), p.WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	// The signing secret lets its holder forge the bot's deliveries: only
+	// roles that may write the bot read it.
+	if !p.Role.Allows(auth.BotsWrite) {
+		b.SigningSecret = ""
 	}
 	return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 }
