@@ -27,9 +27,30 @@ const (
 	AuditDelete = audit.DeletePolicy
 )
 
-// Memberships tells which workspaces an account belongs to.
+// Memberships tells which workspaces an account belongs to, and which
+// workspace owns a bot.
 type Memberships interface {
 	Memberships(ctx context.Context, accountID string, limit int) ([]admindata.Membership, error)
+	// BotWorkspace returns the bot's workspace ("" when it doesn't exist).
+	BotWorkspace(ctx context.Context, botID string) (string, error)
+}
+
+// ownBots refuses a scope naming a bot that is not the workspace's: one
+// GetItem per named bot. Another workspace's bot reads as missing.
+func (a *API) ownBots(ctx context.Context, ws string, cfg Config) error {
+	if a.members == nil {
+		return nil
+	}
+	for i, bot := range cfg.Scope.BotIDs {
+		owner, err := a.members.BotWorkspace(ctx, bot)
+		if err != nil {
+			return err
+		}
+		if owner != ws {
+			return apperr.Invalid("config.scope.botIds[%d]: bot %q is not a bot of this workspace", i, bot)
+		}
+	}
+	return nil
 }
 
 // Enforcement is what the API asks of the enforcement side: a policy's
@@ -191,6 +212,9 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	p := auth.FromContext(r.Context())
+	if err := a.ownBots(r.Context(), p.WorkspaceID, cfg); err != nil {
+		return httpapi.Response{}, err
+	}
 	now := a.clock.Now()
 	pol := Policy{
 		ID: id.NewAt("policy", now), Name: *in.Name, Description: *in.Description, Type: TypeRetention,
@@ -257,6 +281,9 @@ func (a *API) update(r *http.Request) (httpapi.Response, error) {
 	if in.Config != nil {
 		cfg, err := ParseConfig(in.Config)
 		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if err := a.ownBots(r.Context(), auth.FromContext(r.Context()).WorkspaceID, cfg); err != nil {
 			return httpapi.Response{}, err
 		}
 		c.Config, changed["config"] = &cfg, cfg

@@ -41,6 +41,16 @@ func TestSmallerGaps(t *testing.T) {
 		t.Fatalf("409 does not name the hold: %s", res.Raw)
 	}
 	w.must(t, "GET", "/v1/chat/conversations/"+conv, tok, h, nil)
+	// A policy's scope names only the workspace's own bots.
+	other := w.must(t, "POST", "/v1/admin/workspaces", tok, nil, map[string]any{"name": "G2"})["id"].(string)
+	foreign := w.must(t, "POST", "/v1/admin/bots", tok, map[string]string{"x-workspace-id": other}, map[string]any{"name": "f"})["bot"].(map[string]any)["id"].(string)
+	policy := func(botID string) testenv.Response {
+		return w.do(t, "POST", "/api/v1/policy/create", tok, hw, map[string]any{"name": "p", "description": "d", "type": "retention",
+			"config": map[string]any{"maxAge": "P30D", "scope": map[string]any{"botIds": []string{botID}}}})
+	}
+	testenv.Want(t, policy(foreign), 400, "InvalidPayload")
+	testenv.Want(t, policy(bot), 200, "")
+
 	// Lifted, the conversation can be deleted.
 	w.must(t, "PUT", "/v1/chat/conversations/"+conv, tok, h, map[string]any{"tags": map[string]string{"legalHold": ""}})
 	w.must(t, "DELETE", "/v1/chat/conversations/"+conv, tok, h, nil)
