@@ -50,7 +50,7 @@ type Members interface {
 	MemberAndAccount(ctx context.Context, ws, accountID string) (Member, error)
 	ChangeMember(ctx context.Context, ws, accountID string, from, to auth.Role, rec audit.Record) error
 	ListMembers(ctx context.Context, ws, token string) ([]Member, string, error)
-	IssueInvitation(ctx context.Context, ws, accountID, hash string, expires time.Time, rec audit.Record) error
+	IssueInvitation(ctx context.Context, ws, accountID, hash string, expires time.Time, rec audit.Record, toInviter bool) error
 }
 
 // Bots keeps bots with their code and medias, logs and issues. A bot of

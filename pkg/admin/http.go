@@ -53,7 +53,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/account/pats", a.listPATs, account)
 	rt.Handle("POST", "/v1/admin/account/pats", a.createPAT, account)
 	rt.Handle("DELETE", "/v1/admin/account/pats/{id}", a.deletePAT, account)
-	rt.Handle("POST", "/v1/admin/account/invitations/accept", a.acceptInvitation) // the code is the credential
+	rt.Handle("POST", "/v1/admin/account/invitations/accept", a.acceptInvitation, httpapi.Public) // the code is the credential
 
 	rt.Handle("POST", "/v1/admin/workspaces", a.createWorkspace, account)
 	rt.Handle("GET", "/v1/admin/workspaces", a.listWorkspaces, account)
@@ -64,7 +64,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/usages", a.listWorkspaceUsages, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
-	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth)
+	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth())
 
 	rt.Handle("GET", "/v1/admin/workspace-members", a.listMembers, ws(auth.MembersRead))
 	rt.Handle("GET", "/v1/admin/workspace-members/me", a.getMemberMe, ws(auth.WorkspaceRead))
@@ -351,9 +351,15 @@ func (a *API) getBot(r *http.Request) (httpapi.Response, error) {
 	if _, err := httpapi.QueryOf(r).Bool("shouldMergePlugins"); err != nil {
 		return httpapi.Response{}, err
 	}
-	b, err := a.store.Bot(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id"))
+	p := auth.FromContext(r.Context())
+	b, err := a.store.Bot(r.Context(), p.WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	// The signing secret lets its holder forge the bot's deliveries: only
+	// roles that may write the bot read it.
+	if !p.Role.Allows(auth.BotsWrite) {
+		b.SigningSecret = ""
 	}
 	return httpapi.OK(map[string]any{"bot": a.store.BotAnswer(r.Context(), b)}), nil
 }

@@ -92,7 +92,9 @@ func (a *API) createMember(r *http.Request) (httpapi.Response, error) {
 // createInvitation issues a one-time code for a member added without an
 // account and emails it to them, so the inviter never holds what yields
 // their token; it replaces any earlier code. Without a mail sender (local
-// development) the code is answered instead.
+// development) the code is answered instead, but only to the workspace
+// that created the account and only while no other workspace has it (see
+// admindata.Store.IssueInvitation): no other workspace gets a path to it.
 func (a *API) createInvitation(r *http.Request) (httpapi.Response, error) {
 	if err := httpapi.Decode(r, &struct{}{}); err != nil {
 		return httpapi.Response{}, err
@@ -101,7 +103,7 @@ func (a *API) createInvitation(r *http.Request) (httpapi.Response, error) {
 	now := a.clock.Now()
 	code, expires := invitationCode(), now.Add(InvitationTTL)
 	rec := audit.New(p.WorkspaceID, p.AccountID, audit.InviteMember, r.PathValue("id"), "", now)
-	if err := a.store.IssueInvitation(r.Context(), p.WorkspaceID, r.PathValue("id"), auth.HashToken(code), expires, rec); err != nil {
+	if err := a.store.IssueInvitation(r.Context(), p.WorkspaceID, r.PathValue("id"), auth.HashToken(code), expires, rec, a.mail == nil); err != nil {
 		return httpapi.Response{}, err
 	}
 	if a.mail == nil {

@@ -157,7 +157,11 @@ func (a *API) getUsage(r *http.Request) (httpapi.Response, error) {
 }
 
 // usageAuth authenticates /usages/{id}: the id is a bot's or a workspace's.
-func (a *API) usageAuth(next httpapi.Handler) httpapi.Handler {
+func (a *API) usageAuth() httpapi.Middleware {
+	return httpapi.Describe(httpapi.Requirement{Scope: "workspace-path|bot-path", Permission: string(auth.UsageRead)}, a.usageAuthChain)
+}
+
+func (a *API) usageAuthChain(next httpapi.Handler) httpapi.Handler {
 	ws := a.auth.Require(auth.WorkspacePath, auth.UsageRead)(next)
 	bot := a.auth.Require(auth.BotPath, auth.UsageRead)(next)
 	return func(r *http.Request) (httpapi.Response, error) {

@@ -22,6 +22,11 @@ type BotAPIKey struct {
 	BotID       string `json:"botId"`
 	WorkspaceID string `json:"workspaceId"`
 	Sealed      string `json:"secret"`
+	// CreatedBy is the member who created the key and Permission the
+	// permission it was created with: the key authenticates only while that
+	// member's role in the workspace still holds it.
+	CreatedBy  string `json:"createdBy,omitempty"`
+	Permission string `json:"permission,omitempty"`
 }
 
 // KeyedBot is what checking a bot API key needs of its bot.

@@ -91,10 +91,16 @@ func (s *Store) AddMember(ctx context.Context, m NewMember, audit AuditRecord) e
 		claim := withAttr(emailKey(a.Email), "accountId", a.ID)
 		acc := ds.Item(*a, keysOf(accountKey(a.ID)))
 		acc["pending"] = &types.AttributeValueMemberBOOL{Value: true}
+		// The workspace that created the account, and how many it belongs
+		// to: without a mail transport, only its creator may hold its
+		// invitation code, and only while no other workspace has it.
+		acc["invitedBy"], acc["memberships"] = ds.S(m.Workspace), num(1)
 		items = append(items,
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: acc, ConditionExpression: notExists()}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: claim, ConditionExpression: notExists()}},
 		)
+	} else {
+		items = append(items, s.countMemberships(m.AccountID, 1))
 	}
 	err := s.Commit(ctx, items, audit)
 	reasons := ds.CancellationReasons(err)
@@ -107,6 +113,13 @@ func (s *Store) AddMember(ctx context.Context, m NewMember, audit AuditRecord) e
 		return apperr.New(apperr.AlreadyExists, "an account with this email was created meanwhile; retry")
 	}
 	return err
+}
+
+// countMemberships changes how many workspaces an account belongs to.
+func (s *Store) countMemberships(acc string, delta int) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: accountKey(acc),
+		UpdateExpression: aws.String("ADD memberships :d"), ConditionExpression: aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(delta)}}}
 }
 
 // Member reads a membership (the member without its account's fields).
@@ -142,6 +155,9 @@ func (s *Store) ChangeMember(ctx context.Context, ws, acc string, from, to auth.
 	counted := members != 0 || owners != 0
 	if counted {
 		items = append(items, s.countMembers(ws, members, owners))
+	}
+	if members != 0 {
+		items = append(items, s.countMemberships(acc, members))
 	}
 	err := s.Commit(ctx, items, audit)
 	reasons := ds.CancellationReasons(err)
@@ -188,7 +204,13 @@ func (s *Store) ListMembers(ctx context.Context, ws, token string) ([]Member, st
 // IssueInvitation stores a new invitation code (by its hash) for a pending
 // account that is a member of ws, replacing any earlier code, with its
 // audit record: one TransactWriteItems after one BatchGetItem.
-func (s *Store) IssueInvitation(ctx context.Context, ws, acc, hash string, expires time.Time, audit AuditRecord) error {
+//
+// toInviter says the code will be answered to the inviter (no mail
+// transport): then ws must be the workspace that created the account and
+// the account may belong to no other workspace, now (checked in the
+// transaction) and when the code is accepted; so no workspace ever gets a
+// path to the token of an account another workspace has invited.
+func (s *Store) IssueInvitation(ctx context.Context, ws, acc, hash string, expires time.Time, audit AuditRecord, toInviter bool) error {
 	items, err := s.batchGet(ctx, memberKey(ws, acc), accountKey(acc))
 	if err != nil {
 		return err
@@ -199,15 +221,32 @@ func (s *Store) IssueInvitation(ctx context.Context, ws, acc, hash string, expir
 	if _, pending := items[1]["pending"]; !pending {
 		return apperr.New(apperr.RelationConflict, "this member's account is active: they create their own tokens")
 	}
+	onlyHere := func() error {
+		return apperr.New(apperr.RelationConflict, "without a mail transport (SES_SENDER) an invitation code is answered only to the workspace that "+
+			"created the account, and only while it belongs to no other workspace: configure SES_SENDER to email it to the member")
+	}
+	account := &types.Update{TableName: &s.table, Key: accountKey(acc),
+		UpdateExpression: aws.String("SET inviteHash = :h REMOVE inviteToInviter"), ConditionExpression: aws.String("attribute_exists(pending)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": ds.S(hash)}}
+	if toInviter {
+		if ds.String(items[1], "invitedBy") != ws || number(items[1], "memberships") != 1 {
+			return onlyHere()
+		}
+		account.UpdateExpression = aws.String("SET inviteHash = :h, inviteToInviter = :t")
+		account.ConditionExpression = aws.String("attribute_exists(pending) AND invitedBy = :ws AND memberships = :one")
+		account.ExpressionAttributeValues[":t"] = &types.AttributeValueMemberBOOL{Value: true}
+		account.ExpressionAttributeValues[":ws"], account.ExpressionAttributeValues[":one"] = ds.S(ws), num(1)
+	}
 	invite := withAttr(invitationKey(hash), "accountId", acc)
 	invite["expiresAt"] = num(int(expires.Unix()))
 	err = s.Commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: invite, ConditionExpression: notExists()}},
-		{Update: &types.Update{TableName: &s.table, Key: accountKey(acc),
-			UpdateExpression: aws.String("SET inviteHash = :h"), ConditionExpression: aws.String("attribute_exists(pending)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": ds.S(hash)}}},
+		{Update: account},
 	}, audit)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
+		if toInviter {
+			return onlyHere()
+		}
 		return apperr.New(apperr.RelationConflict, "this member's account is active: they create their own tokens")
 	}
 	return err
@@ -234,8 +273,11 @@ func (s *Store) AcceptInvitation(ctx context.Context, hash string, now time.Time
 			ConditionExpression:       aws.String("attribute_exists(pk) AND expiresAt > :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(int(now.Unix()))}}},
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: accountKey(acc),
-			UpdateExpression: aws.String("REMOVE pending, inviteHash"), ConditionExpression: aws.String("inviteHash = :h"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": ds.S(hash)}}},
+			UpdateExpression: aws.String("REMOVE pending, inviteHash, inviteToInviter"),
+			// A code answered to its inviter works only while the account
+			// still belongs to that one workspace.
+			ConditionExpression:       aws.String("inviteHash = :h AND (attribute_not_exists(inviteToInviter) OR memberships = :one)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": ds.S(hash), ":one": num(1)}}},
 		types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: tok, ConditionExpression: notExists()}},
 	)
 	if reasons := ds.CancellationReasons(err); len(reasons) > 1 && (reasons[0] == "ConditionalCheckFailed" || reasons[1] == "ConditionalCheckFailed") {

@@ -30,6 +30,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/receipt"
 	"github.com/parley-dev/parley/pkg/seal"
@@ -170,7 +171,7 @@ func Instrument(cfg *aws.Config) {
 // NewDeps builds a function's dependencies from an SDK configuration.
 func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 	return Deps{
-		DB: dynamostore.RetryConflicts(dynamodb.NewFromConfig(awsCfg)), SQS: sqs.NewFromConfig(awsCfg),
+		DB: dynamostore.RetryConflicts(dynamostore.WithItemLimits(dynamodb.NewFromConfig(awsCfg))), SQS: sqs.NewFromConfig(awsCfg),
 		Events: eventbridge.NewFromConfig(awsCfg), Mail: sesv2.NewFromConfig(awsCfg),
 		S3:    newS3(awsCfg),
 		Clock: clock.System{}, Log: log, Config: cfg,
@@ -333,7 +334,7 @@ func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatd
 	dir := adminStore
 	return store, dir, chat.Outbound{
 		Dispatch:      deliveryDispatcher(d),
-		Hook:          chat.Webhook{Client: outboundClient(), Clock: d.Clock},
+		Hook:          chat.Webhook{Client: outboundClient(d), Clock: d.Clock},
 		Directory:     dir,
 		Installations: dir,
 		Report:        reporter{store: dir},
@@ -350,8 +351,8 @@ func deliveryDispatcher(d Deps) *chat.Dispatcher {
 // outboundClient is the one HTTP client of every request Parley makes to
 // bots' and integrations' servers (deliveries, actions, webhooks,
 // lifecycle operations): what may be reached is decided here.
-func outboundClient() *http.Client {
-	return &http.Client{Timeout: 8 * time.Second}
+func outboundClient(d Deps) *http.Client {
+	return egress.NewClient(8*time.Second, d.Config.Setting(egress.Setting) == "true")
 }
 
 // DeliveryWorker builds the delivery worker: it runs delivery jobs one by

@@ -104,3 +104,29 @@ func TestSealingIsApartFromPageTokens(t *testing.T) {
 		t.Fatalf("no keyring: %v", err)
 	}
 }
+
+// Every route declares, through its middleware, the scope and permission it
+// requires (httpapi.Requirement): the security sweep is generated from it,
+// so a route that declares nothing fails here the day it is added.
+func TestEveryRouteDeclaresItsRequirement(t *testing.T) {
+	top := topology.Default()
+	for _, fn := range top.Functions {
+		if fn.Kind != topology.HTTP {
+			continue
+		}
+		h, err := HTTPHandler(fn.Name, Deps{Clock: clock.System{}, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Config: Config{SigningKey: []byte("k"), Settings: fn.Settings}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := h.(*httpapi.Router)
+		if u := rt.Undeclared(); len(u) > 0 {
+			t.Errorf("%s: routes without a declared requirement (wrap their middleware in httpapi.Describe, or use httpapi.Public): %v", fn.Name, u)
+		}
+		for _, r := range top.RoutesOf(fn.Name) {
+			req, _ := rt.Requirement(r.Key())
+			if req.Scope != "public" && req.Scope != "account" && req.Permission == "" {
+				t.Errorf("%s: scope %q without a permission", r.Key(), req.Scope)
+			}
+		}
+	}
+}

@@ -183,7 +183,7 @@ const (
 // Require returns middleware that authenticates the request for scope and
 // permission, and stores the principal in the request context.
 func (a *Authenticator) Require(scope ScopeKind, perm Permission) httpapi.Middleware {
-	return func(next httpapi.Handler) httpapi.Handler {
+	return httpapi.Describe(httpapi.Requirement{Scope: scope.String(), Permission: string(perm)}, func(next httpapi.Handler) httpapi.Handler {
 		return func(r *http.Request) (httpapi.Response, error) {
 			p, err := a.authenticate(r, scope, perm)
 			if c := awscalls.FromContext(r.Context()); c != nil {
@@ -194,7 +194,24 @@ func (a *Authenticator) Require(scope ScopeKind, perm Permission) httpapi.Middle
 			}
 			return next(r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 		}
+	})
+}
+
+// String names the scope as httpapi.Requirement does.
+func (s ScopeKind) String() string {
+	switch s {
+	case Account:
+		return "account"
+	case Workspace:
+		return "workspace"
+	case Bot:
+		return "bot"
+	case WorkspacePath:
+		return "workspace-path"
+	case BotPath:
+		return "bot-path"
 	}
+	return "unknown"
 }
 
 func (a *Authenticator) authenticate(r *http.Request, scope ScopeKind, perm Permission) (Principal, error) {

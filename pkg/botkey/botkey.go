@@ -43,6 +43,23 @@ type KeyStore interface {
 	DeleteBotAPIKey(ctx context.Context, ws, keyID string) error
 	// BotAPIKeyAndBot reads a key and the bot it names in one round trip.
 	BotAPIKeyAndBot(ctx context.Context, keyID, botID string) (k admindata.BotAPIKey, found bool, bot admindata.KeyedBot, err error)
+	// Role is an account's role in a workspace ("" when not a member).
+	Role(ctx context.Context, workspaceID, accountID string) (auth.Role, error)
+}
+
+// Permission is what a key is created with and what it grants: submitting
+// deletion jobs (and so reading their status).
+const Permission = auth.DeletionWrite
+
+// MaxTokenLifetime bounds a JWT's validity: its exp may be at most this far
+// in the future (with 30 s of leeway for clocks), so a leaked token dies
+// soon whatever exp its signer chose.
+const MaxTokenLifetime = time.Hour
+
+// grants reports whether a key created with have authenticates a request
+// needing want.
+func grants(have, want auth.Permission) bool {
+	return have == want || (have == auth.DeletionWrite && want == auth.DeletionRead)
 }
 
 // Sealer seals and opens key secrets (the HMAC check needs them back, so
@@ -66,20 +83,34 @@ func NewVerifier(store KeyStore, secret Sealer) *Verifier {
 // errRevoked is a key that exists but no longer authenticates.
 var errRevoked = errors.New("key revoked")
 
-// VerifyBot checks a deletion-API JWT: HS256, signed with the secret of
-// the key named by its `appId` claim, not expired, the key bound to botID
-// and valid (its bot exists in the key's workspace and was not transferred
-// since the key was created). It answers the bot's workspace, or 401. One
-// BatchGetItem reads the key and the bot.
-func (v *Verifier) VerifyBot(ctx context.Context, token, botID string) (string, error) {
-	var ws string
+// Caller is who a verified JWT acts for: the key, its bot's workspace and
+// the member who created the key.
+type Caller struct {
+	KeyID, WorkspaceID, AccountID string
+}
+
+// VerifyBot checks a deletion-API JWT for a request needing perm: HS256,
+// signed with the secret of the key named by its `appId` claim, not
+// expired, exp at most MaxTokenLifetime ahead, the key bound to botID and
+// valid (its bot exists in the key's workspace and was not transferred
+// since the key was created), created with a permission that grants perm,
+// by a member whose role still holds it. It answers the caller, or 401
+// (403 when the key's member lost the permission). One BatchGetItem reads
+// the key and the bot, one GetItem the creator's membership.
+func (v *Verifier) VerifyBot(ctx context.Context, token, botID string, perm auth.Permission) (Caller, error) {
+	var c Caller
+	var k admindata.BotAPIKey
+	now := time.Now()
 	_, err := jwt.Parse(token, func(t *jwt.Token) (any, error) {
 		claims, _ := t.Claims.(jwt.MapClaims)
 		keyID, _ := claims["appId"].(string)
 		if keyID == "" {
 			return nil, errors.New("no appId claim")
 		}
-		k, found, bot, err := v.store.BotAPIKeyAndBot(ctx, keyID, botID)
+		var found bool
+		var bot admindata.KeyedBot
+		var err error
+		k, found, bot, err = v.store.BotAPIKeyAndBot(ctx, keyID, botID)
 		if err != nil {
 			return nil, err
 		}
@@ -89,20 +120,35 @@ func (v *Verifier) VerifyBot(ctx context.Context, token, botID string) (string, 
 		if !Valid(k, bot) {
 			return nil, errRevoked
 		}
-		ws = k.WorkspaceID
+		if exp, err := t.Claims.GetExpirationTime(); err != nil || exp == nil || exp.After(now.Add(MaxTokenLifetime+30*time.Second)) {
+			return nil, errors.New("exp missing or too far ahead")
+		}
+		c = Caller{KeyID: k.ID, WorkspaceID: k.WorkspaceID, AccountID: k.CreatedBy}
 		secret, err := v.secret.Open(k.Sealed, keyID)
 		return []byte(secret), err
 	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
 	if err != nil {
-		return "", apperr.New(apperr.Unauthorized, "the auth token is invalid, expired, or not signed by an API key of bot %s", botID)
+		return Caller{}, apperr.New(apperr.Unauthorized, "the auth token is invalid, expired, valid for more than %s, or not signed by an API key of bot %s", MaxTokenLifetime, botID)
 	}
-	return ws, nil
+	// The signature is good: the key acts for its creator, who must still
+	// hold what the key was created with and what the request needs.
+	if k.CreatedBy == "" || !grants(auth.Permission(k.Permission), perm) {
+		return Caller{}, apperr.New(apperr.Forbidden, "this API key does not grant %s", perm)
+	}
+	role, err := v.store.Role(ctx, k.WorkspaceID, k.CreatedBy)
+	if err != nil {
+		return Caller{}, err
+	}
+	if !role.Allows(auth.Permission(k.Permission)) || !role.Allows(perm) {
+		return Caller{}, apperr.New(apperr.Forbidden, "the member who created this API key no longer holds %s in the bot's workspace", k.Permission)
+	}
+	return c, nil
 }
 
-// Verify is VerifyBot without the workspace (deletion.Tokens).
-func (v *Verifier) Verify(ctx context.Context, token, botID string) error {
-	_, err := v.VerifyBot(ctx, token, botID)
-	return err
+// Verify is VerifyBot for deletion.Tokens: the key's workspace and creator.
+func (v *Verifier) Verify(ctx context.Context, token, botID string, perm auth.Permission) (ws, accountID, keyID string, err error) {
+	c, err := v.VerifyBot(ctx, token, botID, perm)
+	return c.WorkspaceID, c.AccountID, c.KeyID, err
 }
 
 // Valid is the rule that keeps a key alive: its bot exists, in the key's
@@ -134,9 +180,11 @@ func NewAPI(store KeyStore, secret Sealer, bots Bots, a *auth.Authenticator, c c
 
 // Register adds the routes to rt.
 func (a *API) Register(rt *httpapi.Router) {
+	// A key signs deletion jobs: creating or revoking one needs what
+	// submitting a job needs.
 	rt.Handle("GET", "/v1/admin/bots/baks", a.list, a.auth.Require(auth.Workspace, auth.BotsRead))
-	rt.Handle("POST", "/v1/admin/bots/baks", a.create, a.auth.Require(auth.Workspace, auth.BotsWrite))
-	rt.Handle("DELETE", "/v1/admin/bots/baks/{id}", a.delete, a.auth.Require(auth.Workspace, auth.BotsWrite))
+	rt.Handle("POST", "/v1/admin/bots/baks", a.create, a.auth.Require(auth.Workspace, Permission))
+	rt.Handle("DELETE", "/v1/admin/bots/baks/{id}", a.delete, a.auth.Require(auth.Workspace, Permission))
 }
 
 // ownBot reports a bot outside the caller's workspace as missing.
@@ -195,8 +243,9 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
+	p := auth.FromContext(r.Context())
 	stored := admindata.BotAPIKey{ID: k.ID, CreatedAt: k.CreatedAt, Note: k.Note, BotID: *in.BotID,
-		WorkspaceID: auth.FromContext(r.Context()).WorkspaceID, Sealed: sealed}
+		WorkspaceID: p.WorkspaceID, Sealed: sealed, CreatedBy: p.AccountID, Permission: string(Permission)}
 	if err := a.store.CreateBotAPIKey(r.Context(), stored); err != nil {
 		return httpapi.Response{}, err
 	}

@@ -1,7 +1,9 @@
 package botkey_test
 
 import (
+	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,9 @@ import (
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/cursor"
+	"github.com/parley-dev/parley/pkg/deletion"
+	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/localrun"
 	"github.com/parley-dev/parley/pkg/seal"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -127,4 +132,59 @@ func TestValid(t *testing.T) {
 			t.Errorf("%+v: %v", c.bot, got)
 		}
 	}
+}
+
+// Fault 2: a developer (no deletion.write) could create a key and delete
+// conversations with it, and a key outlived its creator's membership.
+// Keys now need deletion.write to be created, carry their creator and
+// permission, and authenticate only while the creator holds it; jobs
+// record who submitted them and with which key; exp is bounded.
+func TestKeysActForTheirMember(t *testing.T) {
+	env := testenv.Stack(t)
+	ctx := context.Background()
+	owner := env.NewAccount(t)
+	ws := workspace(t, env, owner)
+	h := map[string]string{"x-workspace-id": ws}
+	res := env.Do(t, R{Method: "POST", Path: "/v1/admin/bots", Token: owner, Headers: h, Body: map[string]any{"name": "b"}})
+	want(t, res, 200, "")
+	bot := res.Body["bot"].(map[string]any)["id"].(string)
+	member := func(role string) (acc, token string) {
+		email := strings.ToLower(id.New("m")) + "@example.com"
+		acc, tok, err := localrun.Bootstrap(ctx, env.Deps, email, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/workspace-members", Token: owner, Headers: h, Body: map[string]any{"email": email, "role": role}}), 200, "")
+		return acc, tok
+	}
+	_, dev := member("developer")
+	want(t, env.Do(t, R{Method: "POST", Path: "/v1/admin/bots/baks", Token: dev, Headers: h, Body: map[string]any{"botId": bot}}), 403, "Forbidden")
+
+	mgrID, mgr := member("manager")
+	keyID, secret := newKey(t, env, mgr, ws, bot)
+	submit := func(token string) testenv.Response {
+		return env.Do(t, R{Method: "POST", Path: "/api/public/bot/" + bot + "/conversations/delete", Headers: map[string]string{"auth": token},
+			Body: map[string]any{"conversationIds": []string{"conv_01JAAAAAAAAAAAAAAAAAAAAAAA"}}})
+	}
+	ok := submit(sign(t, keyID, secret))
+	want(t, ok, 200, "")
+	job, err := deletion.NewStore(env.Deps.DB, env.Deps.Config.Table(topology.LifecycleTable)).Get(ctx, bot, ok.Body["jobId"].(string))
+	if err != nil || job.SubmittedBy != mgrID || job.SubmittedWith != keyID {
+		t.Fatalf("job submitted by %q with %q (%v), want %s with %s", job.SubmittedBy, job.SubmittedWith, err, mgrID, keyID)
+	}
+	// exp far ahead: refused (at most botkey.MaxTokenLifetime).
+	far, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"appId": keyID, "exp": time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()}).SignedString([]byte(secret))
+	want(t, submit(far), 401, "Unauthorized")
+
+	// Demoted: the key stops working; promoted back, it works again.
+	role := func(r string) {
+		want(t, env.Do(t, R{Method: "PUT", Path: "/v1/admin/workspace-members/" + mgrID, Token: owner, Headers: h, Body: map[string]any{"role": r}}), 200, "")
+	}
+	role("developer")
+	want(t, submit(sign(t, keyID, secret)), 403, "Forbidden")
+	role("manager")
+	want(t, submit(sign(t, keyID, secret)), 200, "")
+	// Removed: the key stops working for good.
+	want(t, env.Do(t, R{Method: "DELETE", Path: "/v1/admin/workspace-members/" + mgrID, Token: owner, Headers: h}), 200, "")
+	want(t, submit(sign(t, keyID, secret)), 403, "Forbidden")
 }

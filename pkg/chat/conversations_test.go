@@ -254,7 +254,8 @@ func TestDeleteConversationIsImmediateAndConstant(t *testing.T) {
 
 	del := f.do(t, "DELETE", "/v1/chat/conversations/"+cid, nil)
 	want(t, del, 200, "")
-	wantCalls(t, del, botAuth, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
+	// GetItem of the conversation (its legal hold), of its claim.
+	wantCalls(t, del, botAuth, "DynamoDB.GetItem=2,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
 	if left := env.ConversationItems(t, f.bot, cid); left != before-1 {
 		t.Logf("%d of %d items left for the lifecycle worker", left, before)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
+	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/id"
 )
 
@@ -139,7 +140,7 @@ type answer struct {
 func (w Webhook) send(ctx context.Context, method, url, secret string, headers map[string]string, raw []byte) (answer, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(raw))
 	if err != nil {
-		return answer{}, &deliveryError{reason: "invalid url: " + err.Error(), permanent: true}
+		return answer{}, &deliveryError{reason: "invalid url", permanent: true}
 	}
 	ts := strconv.FormatInt(w.Clock.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
@@ -150,7 +151,8 @@ func (w Webhook) send(ctx context.Context, method, url, secret string, headers m
 	}
 	res, err := w.Client.Do(req)
 	if err != nil {
-		return answer{}, &deliveryError{reason: "request failed: " + err.Error()}
+		// A fixed reason: the error may name internal addresses.
+		return answer{}, &deliveryError{reason: egress.Reason(err), permanent: errors.Is(err, egress.ErrRefused)}
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
@@ -169,12 +171,10 @@ func (w Webhook) Post(ctx context.Context, url, secret string, headers map[strin
 		return nil, err
 	}
 	if res.status < 200 || res.status > 299 {
-		reason := fmt.Sprintf("%s answered %d", url, res.status)
-		if len(res.body) > 0 {
-			reason += ": " + string(res.body[:min(len(res.body), 500)])
-		}
-		permanent := res.status >= 400 && res.status < 500 && res.status != 408 && res.status != 429
-		return nil, &deliveryError{reason: reason, permanent: permanent, status: res.status}
+		// A status and a fixed reason, never the remote body: callers and
+		// lower roles read it. Redirects are not followed: a 3xx is final.
+		permanent := res.status < 500 && res.status != 408 && res.status != 429
+		return nil, &deliveryError{reason: fmt.Sprintf("answered %d", res.status), permanent: permanent, status: res.status}
 	}
 	return res.body, nil
 }
@@ -317,7 +317,7 @@ func (w *Worker) outcome(ctx context.Context, j job, t target, what string, err 
 		w.log.WarnContext(ctx, "delivery failure not recorded", "bot", j.Bot, "error", rerr)
 	}
 	if de == nil {
-		return err.Error()
+		return "delivery failed"
 	}
 	if final {
 		return de.reason

@@ -30,6 +30,7 @@ type fakeData struct {
 	user               func(ctx context.Context, bot, id string) (User, error)
 	createMessage      func(ctx context.Context, bot string, m Message, at time.Time) error
 	deleteConversation func(ctx context.Context, bot, conv string, intent types.TransactWriteItem) error
+	conversation       func(ctx context.Context, bot, conv string) (Conversation, error)
 	listParticipants   func(ctx context.Context, bot, conv, token string) ([]User, string, error)
 }
 
@@ -44,6 +45,9 @@ func (f *fakeData) CreateMessage(ctx context.Context, bot string, m Message, at 
 }
 func (f *fakeData) DeleteConversation(ctx context.Context, bot, conv string, intent types.TransactWriteItem) error {
 	return f.deleteConversation(ctx, bot, conv, intent)
+}
+func (f *fakeData) Conversation(ctx context.Context, bot, conv string) (Conversation, error) {
+	return f.conversation(ctx, bot, conv)
 }
 func (f *fakeData) ListParticipants(ctx context.Context, bot, conv, token string) ([]User, string, error) {
 	return f.listParticipants(ctx, bot, conv, token)
@@ -153,7 +157,9 @@ func TestHandlers(t *testing.T) {
 func TestDeleteConversationHandsOverTheErasure(t *testing.T) {
 	intent := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{}}
 	var got []string
-	data := &fakeData{deleteConversation: func(_ context.Context, bot, conv string, in types.TransactWriteItem) error {
+	data := &fakeData{conversation: func(_ context.Context, _, conv string) (Conversation, error) {
+		return Conversation{ID: conv}, nil
+	}, deleteConversation: func(_ context.Context, bot, conv string, in types.TransactWriteItem) error {
 		if in.ConditionCheck != intent.ConditionCheck {
 			t.Fatal("the store did not get the eraser's intent")
 		}

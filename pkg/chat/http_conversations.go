@@ -6,6 +6,7 @@ import (
 
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/auth"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/id"
@@ -128,6 +129,15 @@ func (a *API) deleteConversation(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	ctx, bot, conv := r.Context(), auth.FromContext(r.Context()).BotID, r.PathValue("id")
+	// A conversation under legal hold is never deleted, by any path: lift
+	// the hold (the legalHold tag) first.
+	c, err := a.store.Conversation(ctx, bot, conv)
+	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if chatdata.Held(c.Tags) {
+		return httpapi.Response{}, apperr.New(apperr.ResourceLockedConflict, "conversation %s is under legal hold (tag %s=%q): remove the hold before deleting it", conv, chatdata.LegalHoldTag, c.Tags[chatdata.LegalHoldTag])
+	}
 	intent := a.eraser.EraseIntent(bot, lifecycle.KindConversation, conv, a.clock.Now())
 	if err := a.store.DeleteConversation(ctx, bot, conv, intent); err != nil {
 		return httpapi.Response{}, err

@@ -133,6 +133,18 @@ func stateRef(r *http.Request) (StateRef, error) {
 	return ref, nil
 }
 
+// stateOwner refuses to create a conversation's state unless the
+// conversation is the bot's (one GetItem): a state lives in its
+// conversation's partition, which is erased with it, so a state of a
+// missing or foreign conversation would be 404 to read and never erased.
+func (a *API) stateOwner(r *http.Request, ref StateRef) error {
+	if ref.Type != "conversation" {
+		return nil
+	}
+	_, err := a.store.Conversation(r.Context(), ref.Bot, ref.ID)
+	return err
+}
+
 // expiryMs reads an expiry in milliseconds (null or absent: none).
 func expiryMs(v *float64) (int64, error) {
 	if v == nil {
@@ -209,6 +221,9 @@ func (a *API) setState(r *http.Request) (httpapi.Response, error) {
 		st.Payload = map[string]any{}
 		return stateAnswer(st, err, false)
 	}
+	if err := a.stateOwner(r, ref); err != nil {
+		return httpapi.Response{}, err
+	}
 	st, err := a.store.SetState(r.Context(), ref, payload, exp, a.clock.Now())
 	return stateAnswer(st, err, false)
 }
@@ -228,6 +243,9 @@ func (a *API) getOrSetState(r *http.Request) (httpapi.Response, error) {
 	}
 	exp, err := expiryMs(in.Expiry)
 	if err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := a.stateOwner(r, ref); err != nil {
 		return httpapi.Response{}, err
 	}
 	st, err := a.store.GetOrSetState(r.Context(), ref, payload, exp, a.clock.Now())

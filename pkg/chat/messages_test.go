@@ -130,7 +130,9 @@ func TestStates(t *testing.T) {
 	want(t, f.do(t, "GET", path, nil), 404, "ResourceNotFound")
 	set := f.do(t, "POST", path, map[string]any{"payload": map[string]any{"step": 1, "lang": "en"}})
 	want(t, set, 200, "")
-	wantCalls(t, set, botAuth, "DynamoDB.UpdateItem=1")
+	wantCalls(t, set, botAuth, "DynamoDB.GetItem=1,DynamoDB.UpdateItem=1")
+	// A state of a missing conversation is not created.
+	want(t, f.do(t, "POST", "/v1/chat/states/conversation/conv_01JAAAAAAAAAAAAAAAAAAAAAAA/ctx", map[string]any{"payload": map[string]any{"a": 1}}), 404, "ResourceNotFound")
 	st := obj(set, "state")
 	if st["conversationId"] != cid || st["botId"] != f.bot || st["type"] != "conversation" || st["name"] != "ctx" {
 		t.Fatalf("state %v", st)

@@ -33,6 +33,14 @@ const (
 // its value is exactly "true": no deletion job or policy touches it.
 const LegalHoldTag = "legalHold"
 
+// Held reports whether tags put their conversation under legal hold: the
+// legalHold tag with the value true in any case, surrounding spaces
+// ignored ("true", "TRUE", " True "). Any other value ("yes", "1") holds
+// nothing: one documented spelling, forgiving only of case.
+func Held(tags map[string]string) bool {
+	return strings.EqualFold(strings.TrimSpace(tags[LegalHoldTag]), "true")
+}
+
 // Kinds returns the chat table's kinds in the order a bot purge runs them:
 // conversations (with their partitions and claims, and partitions whose
 // conversation is already gone), bot events, users (with their states and
@@ -279,7 +287,7 @@ func (k *ConversationKind) Name() string { return lifecycle.KindConversation }
 func convFacts(item map[string]types.AttributeValue) lifecycle.Facts {
 	tags := tagsOf(item)
 	return lifecycle.Facts{
-		Found: true, Held: tags[LegalHoldTag] == "true",
+		Found: true, Held: Held(tags),
 		CreatedAt: parseTime(ds.String(item, "createdAt")), UpdatedAt: parseTime(ds.String(item, "updatedAt")),
 		Attrs: map[string]string{"channel": ds.String(item, "channel"), "integration": ds.String(item, "integration")},
 		Tags:  tags, Secondary: ds.String(item, ClaimAttribute),

@@ -83,11 +83,16 @@ func itemsOf(t *testing.T, ctx context.Context, db ds.Client, table, bot string)
 		Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	})
 	if !ok {
-		if r, isR := db.(*ds.ConflictRetrying); isR {
-			scanner, ok = r.Client.(interface {
-				Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-			})
+		inner := db
+		if r, isR := inner.(*ds.ConflictRetrying); isR {
+			inner = r.Client
 		}
+		if l, isL := inner.(ds.Limited); isL {
+			inner = l.Client
+		}
+		scanner, ok = inner.(interface {
+			Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+		})
 	}
 	if !ok {
 		t.Fatal("the client cannot scan")

@@ -45,15 +45,15 @@ type Work struct {
 // Worker deletes the conversations of deletion chunks through the shared
 // chunk pipeline, on the catalogue's conversation kind.
 type Worker struct {
-	store   *Store
-	kind    lifecycle.ItemKind
-	holds   Holds
+	store    *Store
+	kind     lifecycle.ItemKind
+	holds    Holds
 	receipts Receipts
-	clock   clock.Clock
-	finish  *Finisher
-	retries int
-	log     *slog.Logger
-	budgets *lifecycledata.Budgets
+	clock    clock.Clock
+	finish   *Finisher
+	retries  int
+	log      *slog.Logger
+	budgets  *lifecycledata.Budgets
 }
 
 // Paced makes the worker draw each chunk's items from its workspace's

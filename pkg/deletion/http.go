@@ -20,7 +20,9 @@ const MaxConversationIDs = 100
 
 // Tokens verifies the `auth: <JWT>` header against the bot's API keys.
 type Tokens interface {
-	Verify(ctx context.Context, token, botID string) error
+	// Verify checks a JWT for a request needing perm and answers the
+	// bot's workspace, the member the key acts for and the key.
+	Verify(ctx context.Context, token, botID string, perm auth.Permission) (ws, accountID, keyID string, err error)
 }
 
 // Records reads what intake needs to know about bots and users.
@@ -68,28 +70,32 @@ func (a *API) Register(rt *httpapi.Router) {
 // the bot in the path, or a bearer personal access token of a member whose
 // role holds perm in the bot's workspace.
 func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
-	return func(next httpapi.Handler) httpapi.Handler {
+	return httpapi.Describe(httpapi.Requirement{Scope: "bot-path+jwt", Permission: string(perm)}, func(next httpapi.Handler) httpapi.Handler {
 		byToken := a.auth.Require(auth.Bot, perm)(next)
 		return func(r *http.Request) (httpapi.Response, error) {
 			bot := r.PathValue("botId")
 			if jwt := r.Header.Get("auth"); jwt != "" {
-				if err := a.tokens.Verify(r.Context(), jwt, bot); err != nil {
-					return httpapi.Response{}, err
-				}
-				ws, err := a.records.BotWorkspace(r.Context(), bot)
-				if err != nil {
-					return httpapi.Response{}, err
-				}
+				ws, acc, key, err := a.tokens.Verify(r.Context(), jwt, bot, perm)
 				if c := awscalls.FromContext(r.Context()); c != nil {
 					c.MarkAuth()
 				}
-				return next(r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{BotID: bot, WorkspaceID: ws})))
+				if err != nil {
+					return httpapi.Response{}, err
+				}
+				// The job records the key and the member it acts for.
+				return next(r.WithContext(withKey(auth.WithPrincipal(r.Context(), auth.Principal{BotID: bot, WorkspaceID: ws, AccountID: acc}), key)))
 			}
 			// The bot comes from the path, never from a header the client sets.
 			r.Header.Set(auth.BotHeader, bot)
 			return byToken(r)
 		}
-	}
+	})
+}
+
+type keyID struct{}
+
+func withKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyID{}, key)
 }
 
 type submitBody struct {
@@ -110,6 +116,7 @@ func (a *API) submit(r *http.Request) (httpapi.Response, error) {
 		JobID: "cdj-" + uuid.NewString(), Status: Queued, SubmittedAt: clock.Format(now),
 		ScheduledAt: clock.Format(a.window.Next(now)), BotID: p.BotID, WorkspaceID: p.WorkspaceID, SubmittedBy: p.AccountID,
 	}
+	j.SubmittedWith, _ = r.Context().Value(keyID{}).(string)
 	switch {
 	case in.ConversationIDs != nil: // takes precedence over dates, as the seed says
 		ids, err := conversationIDs(in.ConversationIDs)

@@ -110,6 +110,9 @@ type Job struct {
 	PausedAt    *string `json:"pausedAt,omitempty"`
 	PausedMs    int64   `json:"pausedMs,omitempty"`
 	CancelledAt *string `json:"cancelledAt,omitempty"`
+	// SubmittedWith is the bot API key whose JWT submitted the job (empty
+	// for a personal access token); SubmittedBy is then the key's creator.
+	SubmittedWith string `json:"submittedWith,omitempty"`
 }
 
 // Answer is the status route's body.

@@ -8,12 +8,41 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parley-dev/parley/pkg/apperr"
 )
 
 // MaxBodyBytes bounds request bodies; API Gateway's own limit is 10 MB.
 const MaxBodyBytes = 1 << 20
+
+// MaxDepth bounds the nesting of request bodies: DynamoDB stores documents
+// at most 32 levels deep, and a body is stored one or two levels down.
+const MaxDepth = 30
+
+// jsonDepth is the deepest nesting of objects and arrays in a JSON text.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
 
 // Decode reads the JSON body strictly into dst: malformed JSON, wrong types,
 // unknown fields and trailing data are 400 InvalidPayload, and a body over
@@ -32,6 +61,13 @@ func Decode(r *http.Request, dst any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
+	}
+	// encoding/json would store invalid UTF-8 as U+FFFD: refuse it instead.
+	if !utf8.Valid(body) {
+		return apperr.Invalid("request body is not valid UTF-8")
+	}
+	if d := jsonDepth(body); d > MaxDepth {
+		return apperr.Invalid("request body is nested %d levels deep; at most %d", d, MaxDepth)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -56,20 +56,26 @@ type Router struct {
 	mux     *http.ServeMux
 	methods map[string]bool
 	routes  []string
-	log     *slog.Logger
+	// requirements holds what each route's middleware declares (see
+	// Describe), by "METHOD /path".
+	requirements map[string]Requirement
+	log          *slog.Logger
 }
 
 // NewRouter returns an empty router logging to log.
 func NewRouter(log *slog.Logger) *Router {
-	return &Router{mux: http.NewServeMux(), methods: map[string]bool{}, log: log}
+	return &Router{mux: http.NewServeMux(), methods: map[string]bool{}, requirements: map[string]Requirement{}, log: log}
 }
 
 // Handle registers h for "METHOD /path/{param}", wrapped by mw (outermost first).
 func (rt *Router) Handle(method, path string, h Handler, mw ...Middleware) {
+	pattern := method + " " + path
+	if req, ok := describe(method, mw); ok {
+		rt.requirements[pattern] = req
+	}
 	for i := len(mw) - 1; i >= 0; i-- {
 		h = mw[i](h)
 	}
-	pattern := method + " " + path
 	rt.methods[method] = true
 	rt.routes = append(rt.routes, pattern)
 	rt.mux.Handle(pattern, handlerAdapter(h))

@@ -135,6 +135,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if env["RECEIPT_SIGNING_KEY"] = o.Getenv("RECEIPT_SIGNING_KEY"); env["RECEIPT_SIGNING_KEY"] == "" {
 		env["RECEIPT_SIGNING_KEY"] = LocalReceiptSigningKey
 	}
+	// make run serves bots and integrations on this machine: allow their
+	// private urls unless told otherwise. Deployed functions never do.
+	if env["ALLOW_PRIVATE_URLS"] = o.Getenv("ALLOW_PRIVATE_URLS"); env["ALLOW_PRIVATE_URLS"] == "" {
+		env["ALLOW_PRIVATE_URLS"] = "true"
+	}
 	s.Env = env
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -25,9 +26,30 @@ const (
 	AuditDelete = audit.DeletePolicy
 )
 
-// Memberships tells which workspaces an account belongs to.
+// Memberships tells which workspaces an account belongs to, and which
+// workspace owns a bot.
 type Memberships interface {
 	Memberships(ctx context.Context, accountID string, limit int) ([]admindata.Membership, error)
+	// BotWorkspace returns the bot's workspace ("" when it doesn't exist).
+	BotWorkspace(ctx context.Context, botID string) (string, error)
+}
+
+// ownBots refuses a scope naming a bot that is not the workspace's: one
+// GetItem per named bot. Another workspace's bot reads as missing.
+func (a *API) ownBots(ctx context.Context, ws string, cfg Config) error {
+	if a.members == nil {
+		return nil
+	}
+	for i, bot := range cfg.Scope.BotIDs {
+		owner, err := a.members.BotWorkspace(ctx, bot)
+		if err != nil {
+			return err
+		}
+		if owner != ws {
+			return apperr.Invalid("config.scope.botIds[%d]: bot %q is not a bot of this workspace", i, bot)
+		}
+	}
+	return nil
 }
 
 // Enforcement is what the API asks of the enforcement side: a policy's
@@ -67,7 +89,8 @@ func (a *API) Register(rt *httpapi.Router) {
 // else the caller's only workspace (one Query of its memberships, which
 // carry the role), else a 400 that says to send the header.
 func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
-	return func(next httpapi.Handler) httpapi.Handler {
+	// The workspace is x-workspace-id's, or the caller's only one.
+	return httpapi.Describe(httpapi.Requirement{Scope: "workspace-or-only", Permission: string(perm)}, func(next httpapi.Handler) httpapi.Handler {
 		byHeader := a.auth.Require(auth.Workspace, perm)(next)
 		byAccount := a.auth.Require(auth.Account, perm)(func(r *http.Request) (httpapi.Response, error) {
 			p := auth.FromContext(r.Context())
@@ -94,7 +117,7 @@ func (a *API) authorize(perm auth.Permission) httpapi.Middleware {
 			}
 			return byAccount(r)
 		}
-	}
+	})
 }
 
 // body is a create or update request; raw fields tell omitted from null.
@@ -188,6 +211,9 @@ func (a *API) create(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	p := auth.FromContext(r.Context())
+	if err := a.ownBots(r.Context(), p.WorkspaceID, cfg); err != nil {
+		return httpapi.Response{}, err
+	}
 	now := a.clock.Now()
 	pol := Policy{
 		ID: id.NewAt("policy", now), Name: *in.Name, Description: *in.Description, Type: TypeRetention,
@@ -254,6 +280,9 @@ func (a *API) update(r *http.Request) (httpapi.Response, error) {
 	if in.Config != nil {
 		cfg, err := ParseConfig(in.Config)
 		if err != nil {
+			return httpapi.Response{}, err
+		}
+		if err := a.ownBots(r.Context(), auth.FromContext(r.Context()).WorkspaceID, cfg); err != nil {
 			return httpapi.Response{}, err
 		}
 		c.Config, changed["config"] = &cfg, cfg
@@ -335,9 +364,18 @@ func (a *API) runs(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	items, next, err := a.enforce.Runs(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("policyId"), cur, take, order)
+	ws := auth.FromContext(r.Context()).WorkspaceID
+	items, next, err := a.enforce.Runs(r.Context(), ws, r.PathValue("policyId"), cur, take, order)
 	if err != nil {
 		return httpapi.Response{}, err
+	}
+	// No runs at all: tell a policy without runs from one that is not the
+	// workspace's (another workspace's policy is missing, not empty). A
+	// deleted policy's runs stay readable; one deleted without any is gone.
+	if cur == "" && next == "" && reflect.ValueOf(items).Len() == 0 {
+		if _, err := a.store.Get(r.Context(), ws, r.PathValue("policyId")); err != nil {
+			return httpapi.Response{}, err
+		}
 	}
 	return httpapi.OK(listAnswer(items, next)), nil
 }

@@ -53,12 +53,17 @@ func (s *Sweep) Open(ctx context.Context, at time.Time) error {
 	for _, p := range all {
 		byWS[p.WorkspaceID] = append(byWS[p.WorkspaceID], p)
 	}
+	var sum windowSummary
 	for ws, ps := range byWS {
-		if err := s.evaluate(ctx, ws, ps, busy, at, end); err != nil {
+		if err := s.evaluate(ctx, ws, ps, busy, at, end, &sum); err != nil {
 			s.log.ErrorContext(ctx, "retention evaluation failed", "workspace", ws, "error", err)
 			errs = append(errs, fmt.Errorf("workspace %s: %w", ws, err))
 		}
 	}
+	// One line per window says what was evaluated; runs (and their audit
+	// records) exist only for policies that had work.
+	s.log.InfoContext(ctx, "retention window", "at", clock.Format(at), "policies", len(all), "runs", sum.runs,
+		"nothing_due", sum.idle, "busy", sum.busy, "candidates_read", sum.read)
 	return errors.Join(errs...)
 }
 
@@ -116,18 +121,30 @@ func (s *Sweep) queueRun(ctx context.Context, run Run, end time.Time) error {
 	return s.runs.IfDone(ctx, run.WorkspaceID, run.PolicyID, run.ID)
 }
 
+// windowSummary counts a window's evaluations.
+type windowSummary struct{ runs, idle, busy, read int }
+
 // evaluate evaluates a workspace's policies, records a run for each one
 // not busy, and queues the runs' chunks.
-func (s *Sweep) evaluate(ctx context.Context, ws string, ps []lifecycledata.Policy, busy map[string]bool, at, end time.Time) error {
+func (s *Sweep) evaluate(ctx context.Context, ws string, ps []lifecycledata.Policy, busy map[string]bool, at, end time.Time, sum *windowSummary) error {
 	assignments, err := s.finder.Evaluate(ctx, ws, ps, at)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, a := range assignments {
-		if busy[a.Policy.ID] {
+		sum.read += a.Read
+		switch {
+		case busy[a.Policy.ID]:
+			sum.busy++
+			continue
+		case len(a.Items) == 0 && a.Yielded == 0:
+			// Nothing due: no run, no audit record (the window's summary
+			// line counts it).
+			sum.idle++
 			continue
 		}
+		sum.runs++
 		if err := s.start(ctx, a, at, end); err != nil {
 			errs = append(errs, fmt.Errorf("policy %s: %w", a.Policy.ID, err))
 		}

@@ -310,14 +310,18 @@ func Default() Topology {
 			{Name: ChatFunction, Kind: HTTP,
 				Tables: []TableAccess{WritesTable(ChatTable, "gsi1", "gsi2"), WritesTable(AdminTable),
 					{Table: LifecycleTable, Access: Write}},
-				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256},
+				SendsTo: []string{DeliveryQueue, LifecycleQueue}, Timeout: 10 * time.Second, MemoryMB: 256,
+				// Actions are posted to integrations' urls: never to private
+				// addresses, unless allowed (local development).
+				Settings: map[string]string{"ALLOW_PRIVATE_URLS": "false"}},
 			// It reads the bot record (url, signing secret, installations)
 			// and writes event statuses, released messages and the events of
 			// incoming messages, and the bot's issues and logs (admin table).
 			// Its posts time out well within the timeout; retries are re-sent
-			// jobs, not long waits.
+			// jobs, not long waits; never to private addresses unless allowed.
 			{Name: DeliveryFunction, Kind: Worker, Tables: []TableAccess{WritesTable(ChatTable), WritesTable(AdminTable)},
-				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256},
+				SendsTo: []string{DeliveryQueue}, Timeout: 60 * time.Second, MemoryMB: 256,
+				Settings: map[string]string{"ALLOW_PRIVATE_URLS": "false"}},
 		},
 		Tables: []Table{
 			{
