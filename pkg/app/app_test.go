@@ -123,7 +123,7 @@ func TestEveryRouteDeclaresItsRequirement(t *testing.T) {
 			t.Errorf("%s: routes without a declared requirement (wrap their middleware in httpapi.Describe, or use httpapi.Public): %v", fn.Name, u)
 		}
 		for _, r := range top.RoutesOf(fn.Name) {
-			req, _ := rt.Requirement(r.Key())
+			req, _ := rt.Requirement(r.MuxKey())
 			if req.Scope != "public" && req.Scope != "account" && req.Permission == "" {
 				t.Errorf("%s: scope %q without a permission", r.Key(), req.Scope)
 			}

@@ -108,8 +108,8 @@ func (a *API) Register(rt *httpapi.Router) {
 	// Integration webhooks are public, as on Botpress: whoever holds the
 	// url may call it; the integration authenticates what it receives.
 	for _, m := range WebhookMethods {
-		rt.Handle(m, "/v1/webhooks/{id}", a.webhook)
-		rt.Handle(m, "/v1/webhooks/{id}/{path...}", a.webhook)
+		rt.Handle(m, "/v1/webhooks/{id}", a.webhook, httpapi.Public)
+		rt.Handle(m, "/v1/webhooks/{id}/{path...}", a.webhook, httpapi.Public)
 	}
 }
 

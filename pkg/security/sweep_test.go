@@ -169,6 +169,9 @@ func seed(t *testing.T) *world {
 	w.must(t, "POST", "/v1/chat/states/conversation/"+conv+"/s", w.victim, h1, map[string]any{"payload": map[string]any{"k": "v"}})
 	w.ids["policy"] = w.must(t, "POST", "/api/v1/policy/create", w.victim, ha, map[string]any{"name": "p", "description": "d", "type": "retention",
 		"config": map[string]any{"maxAge": "P30D"}})["id"].(string)
+	w.ids["table"] = w.must(t, "POST", "/v1/tables", w.victim, h1, map[string]any{"name": "sweepTable",
+		"schema": map[string]any{"sku": map[string]any{"type": "string"}}, "keyColumn": "sku"})["table"].(map[string]any)["name"].(string)
+	w.must(t, "POST", "/v1/tables/sweepTable/rows", w.victim, h1, map[string]any{"rows": []any{map[string]any{"sku": "a"}}})
 	w.ids["job"] = w.must(t, "POST", "/api/public/bot/"+w.botA1+"/conversations/delete", w.victim, nil,
 		map[string]any{"conversationIds": []string{conv}})["jobId"].(string)
 
@@ -229,6 +232,8 @@ func (w *world) path(route string) string {
 			v = w.ids["policy"]
 		case prev == "delete":
 			v = w.ids["job"]
+		case prev == "tables":
+			v = w.ids["table"]
 		case m[1] == "type":
 			v = "conversation"
 		case m[1] == "name":
@@ -273,6 +278,20 @@ func (w *world) body(route string) map[string]any {
 		return map[string]any{"name": "renamed"}
 	case "POST /api/public/bot/{botId}/conversations/delete":
 		return map[string]any{"conversationIds": []string{w.ids["conversation"]}}
+	case "POST /v1/tables/{table}":
+		return map[string]any{"schema": map[string]any{"sku": map[string]any{"type": "string"}}}
+	case "PUT /v1/tables/{table}":
+		return map[string]any{"name": "sweepRenamedTable"}
+	case "POST /v1/tables/{table}/duplicate":
+		return map[string]any{"tableName": "sweepCopyTable"}
+	case "PUT /v1/tables/{table}/column":
+		return map[string]any{"name": "sku", "newName": "code"}
+	case "POST /v1/tables/{table}/rows", "POST /v1/tables/{table}/rows/upsert":
+		return map[string]any{"rows": []any{map[string]any{"sku": "z"}}}
+	case "PUT /v1/tables/{table}/rows":
+		return map[string]any{"rows": []any{map[string]any{"id": 1, "sku": "y"}}}
+	case "POST /v1/tables/{table}/rows/delete":
+		return map[string]any{"ids": []int{1}}
 	}
 	return map[string]any{}
 }
@@ -287,6 +306,8 @@ func query(route string) string {
 		return "?startDate=2026-01-01&endDate=2026-01-02"
 	case "GET /v1/admin/bots/{id}/webchat":
 		return "?type=preconfigured"
+	case "GET /v1/tables/{table}/row":
+		return "?id=1"
 	}
 	return ""
 }
@@ -312,6 +333,11 @@ func (w *world) scopeHeaders(req httpapi.Requirement, ws, bot string) map[string
 
 func hasParams(route string) bool { return strings.Contains(route, "{") }
 
+// createsByName are routes whose path names what they create in the
+// caller's own scope (getOrCreateTable): the same name elsewhere is no one
+// else's resource, so only tokens, scopes and roles are swept.
+var createsByName = map[string]bool{"POST /v1/tables/{table}": true}
+
 // attempts generates, for one route, every attack of the matrix.
 func (w *world) attempts(r topology.Route, req httpapi.Requirement) []attempt {
 	denied := []int{401, 403, 404}
@@ -323,7 +349,8 @@ func (w *world) attempts(r topology.Route, req httpapi.Requirement) []attempt {
 	}
 	if req.Scope == "public" {
 		// The body is the credential: a made-up one is refused.
-		out = append(out, attempt{route: r.Key(), name: "bogus credential", method: r.Method, path: p, want: []int{401}})
+		// (A webhook's id is its credential: a made-up one is missing.)
+		out = append(out, attempt{route: r.Key(), name: "bogus credential", method: r.Method, path: p, want: []int{401, 404}})
 		return out
 	}
 	add("no token", "", hA)
@@ -337,11 +364,11 @@ func (w *world) attempts(r topology.Route, req httpapi.Requirement) []attempt {
 	if req.Scope != "account" || hasParams(r.Path) {
 		// The attacker, naming A's scope, then his own scope with A's ids.
 		add("another workspace's scope", w.attacker, hA)
-		if hasParams(r.Path) {
+		if hasParams(r.Path) && !createsByName[r.Key()] {
 			add("another workspace's ids", w.attacker, w.scopeHeaders(req, w.wsB, w.botB1))
 		}
 	}
-	if req.Scope == "bot" && hasParams(r.Path) {
+	if req.Scope == "bot" && hasParams(r.Path) && !createsByName[r.Key()] {
 		add("another bot's scope", w.victim, map[string]string{"x-bot-id": w.botA2})
 	}
 	if req.Permission != "" {
@@ -459,7 +486,7 @@ func requirements(t testing.TB, env *testenv.Env) map[string]httpapi.Requirement
 		}
 		rt := h.(*httpapi.Router)
 		for _, r := range top.RoutesOf(fn.Name) {
-			req, ok := rt.Requirement(r.Key())
+			req, ok := rt.Requirement(r.MuxKey())
 			if !ok {
 				t.Errorf("%s declares no requirement", r.Key())
 				continue
