@@ -16,7 +16,7 @@ import (
 // element is the input's length, counting calls in flight.
 type fakeTitan struct {
 	inFlight, peak, calls atomic.Int32
-	answer               func(req titanRequest) ([]byte, error)
+	answer                func(req titanRequest) ([]byte, error)
 }
 
 func (f *fakeTitan) InvokeModel(ctx context.Context, in *bedrockruntime.InvokeModelInput, _ ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelOutput, error) {
