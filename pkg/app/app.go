@@ -127,6 +127,9 @@ type Deps struct {
 	Clock  clock.Clock
 	Log    *slog.Logger
 	Config Config
+	// AWS is the SDK configuration the clients were built from (for the
+	// clients only some functions need).
+	AWS aws.Config
 }
 
 // AWSConfig loads the SDK configuration with the round-trip counter
@@ -152,7 +155,7 @@ func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 		DB: dynamostore.RetryConflicts(dynamodb.NewFromConfig(awsCfg)), SQS: sqs.NewFromConfig(awsCfg),
 		Events: eventbridge.NewFromConfig(awsCfg), Mail: sesv2.NewFromConfig(awsCfg),
 		S3:    newS3(awsCfg),
-		Clock: clock.System{}, Log: log, Config: cfg,
+		Clock: clock.System{}, Log: log, Config: cfg, AWS: awsCfg,
 	}
 }
 
@@ -174,6 +177,10 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		}
 	case topology.PoliciesFunction:
 		registerPolicies(rt, d, adminStore, authn, pages)
+	case topology.FilesFunction:
+		if err := registerFiles(rt, d, adminStore, authn, pages); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("no HTTP function named %q", name)
 	}
@@ -238,6 +245,8 @@ func Worker(name string, d Deps) (WorkerFunc, error) {
 		return lifecycleWorker(d)
 	case topology.DeliveryFunction:
 		return deliveryWorker(d)
+	case topology.IndexerFunction:
+		return indexerWorker(d)
 	}
 	return nil, fmt.Errorf("no worker function named %q", name)
 }

@@ -19,6 +19,7 @@ func catalogue(d Deps) *lifecycle.Catalogue {
 		admindata.NewAPIKeyKind(d.DB, admin),
 		admindata.NewUsageKind(d.DB, admin),
 		admindata.NewCodeKind(d.S3, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)]),
+		fileKind(d),
 	)
 	c, err := lifecycle.NewCatalogue(kinds...)
 	if err != nil {

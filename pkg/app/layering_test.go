@@ -31,6 +31,7 @@ var tableOwners = map[string][]string{
 		"EVT#", "USAGE#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},
+	"filedata": {"BOT#", "WS#", "FILE#", "FILEKEY#", "PSG#", "FILES#", "#FILES"},
 }
 
 type listed struct {

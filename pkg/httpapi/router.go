@@ -25,6 +25,8 @@ const RequestIDHeader = "X-Parley-Request-Id"
 type Response struct {
 	Status int
 	Body   any
+	// Header is added to the answer (e.g. a redirect's Location).
+	Header http.Header
 }
 
 // OK answers 200 with body.
@@ -32,6 +34,11 @@ func OK(body any) Response { return Response{Status: http.StatusOK, Body: body} 
 
 // Created answers 201 with body.
 func Created(body any) Response { return Response{Status: http.StatusCreated, Body: body} }
+
+// Redirect answers 302 to url, without a body.
+func Redirect(url string) Response {
+	return Response{Status: http.StatusFound, Header: http.Header{"Location": {url}, "Cache-Control": {"no-store"}}}
+}
 
 // Handler serves one route. Errors are written as Botpress error bodies.
 type Handler func(r *http.Request) (Response, error)
@@ -72,6 +79,13 @@ func (h handlerAdapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	res, err := Handler(h)(r)
 	if err != nil {
 		WriteError(w, r, err)
+		return
+	}
+	for k, vs := range res.Header {
+		w.Header()[k] = vs
+	}
+	if res.Body == nil && res.Status >= 300 && res.Status < 400 {
+		w.WriteHeader(res.Status)
 		return
 	}
 	WriteJSON(w, res.Status, res.Body)

@@ -43,6 +43,9 @@ type VectorIndex interface {
 	Query(ctx context.Context, q []float32, topK int, f Filter) ([]Hit, error)
 	// Delete removes vectors by key; missing keys are ignored.
 	Delete(ctx context.Context, keys []string) error
+	// Get reads vectors by key, with their data and metadata; missing keys
+	// are left out.
+	Get(ctx context.Context, keys []string) ([]Vector, error)
 }
 
 // S3VectorsAPI is the part of Amazon S3 Vectors an S3Vectors index calls.
@@ -50,6 +53,7 @@ type S3VectorsAPI interface {
 	PutVectors(ctx context.Context, in *s3vectors.PutVectorsInput, opts ...func(*s3vectors.Options)) (*s3vectors.PutVectorsOutput, error)
 	QueryVectors(ctx context.Context, in *s3vectors.QueryVectorsInput, opts ...func(*s3vectors.Options)) (*s3vectors.QueryVectorsOutput, error)
 	DeleteVectors(ctx context.Context, in *s3vectors.DeleteVectorsInput, opts ...func(*s3vectors.Options)) (*s3vectors.DeleteVectorsOutput, error)
+	GetVectors(ctx context.Context, in *s3vectors.GetVectorsInput, opts ...func(*s3vectors.Options)) (*s3vectors.GetVectorsOutput, error)
 }
 
 var _ S3VectorsAPI = (*s3vectors.Client)(nil)
@@ -60,6 +64,8 @@ const (
 	MaxPutVectors = 500
 	// MaxTopK is the largest topK one QueryVectors answers.
 	MaxTopK = 100
+	// MaxGetVectors is how many keys one GetVectors takes.
+	MaxGetVectors = 100
 )
 
 // S3Vectors is a VectorIndex in an Amazon S3 Vectors index (serverless,
@@ -139,6 +145,33 @@ func (s S3Vectors) Delete(ctx context.Context, keys []string) error {
 	return nil
 }
 
+// Get implements VectorIndex: one GetVectors per MaxGetVectors keys.
+func (s S3Vectors) Get(ctx context.Context, keys []string) ([]Vector, error) {
+	var out []Vector
+	for len(keys) > 0 {
+		n := min(len(keys), MaxGetVectors)
+		res, err := s.Client.GetVectors(ctx, &s3vectors.GetVectorsInput{VectorBucketName: &s.Bucket, IndexName: &s.Index, Keys: keys[:n],
+			ReturnData: true, ReturnMetadata: true})
+		if err != nil {
+			return nil, fmt.Errorf("get vectors: %w", err)
+		}
+		for _, v := range res.Vectors {
+			vec := Vector{Key: aws.ToString(v.Key)}
+			if d, ok := v.Data.(*types.VectorDataMemberFloat32); ok {
+				vec.Data = d.Value
+			}
+			if v.Metadata != nil {
+				if err := v.Metadata.UnmarshalSmithyDocument(&vec.Meta); err != nil {
+					return nil, fmt.Errorf("get vectors: metadata of %s: %w", vec.Key, err)
+				}
+			}
+			out = append(out, vec)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
 // Memory is an in-process VectorIndex (exact cosine search over a map),
 // for unit tests and benchmarks that need no emulator. It applies filters
 // as S3 Vectors does (Match).
@@ -192,6 +225,19 @@ func (m *Memory) Delete(_ context.Context, keys []string) error {
 		delete(m.vectors, k)
 	}
 	return nil
+}
+
+// Get implements VectorIndex.
+func (m *Memory) Get(_ context.Context, keys []string) ([]Vector, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Vector
+	for _, k := range keys {
+		if v, ok := m.vectors[k]; ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // Len is how many vectors the index holds.
