@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"mime"
 	"net/http"
 	"path"
@@ -329,8 +330,11 @@ func (a *API) upsertFile(r *http.Request) (httpapi.Response, error) {
 	room := Room{Workspace: p.WorkspaceID, Limit: limits.StorageBytes}
 	var saved File
 	for attempt := 0; ; attempt++ {
-		if attempt == 3 {
+		if attempt == maxAttempts {
 			return httpapi.Response{}, apperr.New(apperr.ResourceLockedConflict, "the file %q is being changed by other requests; retry", f.Key)
+		}
+		if attempt > 0 {
+			backoff(ctx, attempt)
 		}
 		old, found, err := a.d.Data.FileByKey(ctx, p.BotID, f.Key)
 		if err != nil {
@@ -366,6 +370,20 @@ func (a *API) upsertFile(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	return httpapi.OK(map[string]any{"file": out}), nil
+}
+
+// maxAttempts bounds how often a write that lost a race to a concurrent
+// change of the same file is tried again.
+const maxAttempts = 8
+
+// backoff waits a little, more after each lost race, with jitter so that
+// racing requests spread out.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(attempt)*5*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // MaxIndexedBytes bounds what is indexed (Botpress's limit is 95 MB).
@@ -522,7 +540,10 @@ func (a *API) deleteFile(r *http.Request) (httpapi.Response, error) {
 	}
 	ctx := r.Context()
 	p := auth.FromContext(ctx)
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if attempt > 0 {
+			backoff(ctx, attempt)
+		}
 		f, err := a.resolve(ctx, p, r.PathValue("id"))
 		if err != nil {
 			return httpapi.Response{}, err
