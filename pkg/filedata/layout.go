@@ -108,7 +108,9 @@ func botPK(bot string) string { return "BOT#" + bot }
 
 func fileSK(file string) string { return "FILE#" + file }
 
-func fileKey(bot, file string) map[string]types.AttributeValue { return ds.Key(botPK(bot), fileSK(file)) }
+func fileKey(bot, file string) map[string]types.AttributeValue {
+	return ds.Key(botPK(bot), fileSK(file))
+}
 
 func filesIndexPK(bot string) string { return botPK(bot) + "#FILES" }
 
@@ -117,7 +119,9 @@ func claimSK(key string) string {
 	return "FILEKEY#" + hex.EncodeToString(sum[:])
 }
 
-func claimKey(bot, key string) map[string]types.AttributeValue { return ds.Key(botPK(bot), claimSK(key)) }
+func claimKey(bot, key string) map[string]types.AttributeValue {
+	return ds.Key(botPK(bot), claimSK(key))
+}
 
 func passagesPK(bot, file string) string { return botPK(bot) + "#" + fileSK(file) }
 

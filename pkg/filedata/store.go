@@ -498,8 +498,8 @@ func (s *Store) Measured(ctx context.Context, f File, status string, storage, ve
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &s.table, Key: fileKey(f.BotID, f.ID),
-			UpdateExpression:         aws.String("SET #st = :new, #u = :u, #k = :k, storedBytes = :sb, vectorBytes = :vb, passages = :n REMOVE #r"),
-			ConditionExpression:      cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+			UpdateExpression:    aws.String("SET #st = :new, #u = :u, #k = :k, storedBytes = :sb, vectorBytes = :vb, passages = :n REMOVE #r"),
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
 		usage,
 	}})
 	return s.classify(err, ErrChanged, ErrQuota)
