@@ -42,7 +42,9 @@ type fakeData struct {
 	listFilesFunc func(ctx context.Context, bot string, f ListFilter, token string) ([]File, string, error)
 }
 
-func (f *fakeData) File(ctx context.Context, bot, id string) (File, error) { return f.file(ctx, bot, id) }
+func (f *fakeData) File(ctx context.Context, bot, id string) (File, error) {
+	return f.file(ctx, bot, id)
+}
 func (f *fakeData) FileByKey(ctx context.Context, bot, key string) (File, bool, error) {
 	return f.fileByKey(ctx, bot, key)
 }
@@ -230,7 +232,10 @@ func TestUpsertQuotaAndReplacement(t *testing.T) {
 
 	// An integration may not take over the bot's file by its key.
 	integration := auth.Principal{BotID: "bot_1", WorkspaceID: "ws_1", IntegrationID: "int_1", IntegrationName: "slack"}
-	d.replaceFile = func(context.Context, File, File, Room, types.TransactWriteItem) error { t.Fatal("replaced"); return nil }
+	d.replaceFile = func(context.Context, File, File, Room, types.TransactWriteItem) error {
+		t.Fatal("replaced")
+		return nil
+	}
 	if _, err := call(testAPI(d, e, &fakeJobs{}).upsertFile, "PUT", "/v1/files", map[string]any{"key": "a", "size": 5}, integration, nil); !apperr.Is(err, apperr.Forbidden) {
 		t.Fatalf("integration over the bot's file: %v", err)
 	}
