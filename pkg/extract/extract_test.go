@@ -96,10 +96,10 @@ table0 p0: Plan | Price
 table0 p0: Team | 89
 code0 p0: curl https://example.com`)
 
-	md := "# Guide\n\nSome **bold** text and a [link](https://x.y)\nover two lines.\n\nSetext\n------\n\n- one\n- two\n\n```go\nfmt.Println(1)\n```\n\n| Name | Age |\n|---|---|\n| Ann | 31 |\n\n> quoted\n"
+	md := "# Guide\n\nSome **bold** text, _stressed_ `starting_after` and a [link](https://x.y)\nover two lines.\n\nSetext\n------\n\n- one\n- two\n\n```go\nfmt.Println(1)\n```\n\n| Name | Age |\n|---|---|\n| Ann | 31 |\n\n> quoted\n"
 	wantBlocks(t, blocks(t, extract.Markdown, []byte(md)), `
 title1 p0: Guide
-paragraph0 p0: Some bold text and a link over two lines.
+paragraph0 p0: Some bold text, stressed starting_after and a link over two lines.
 subtitle2 p0: Setext
 list0 p0: one
 list0 p0: two

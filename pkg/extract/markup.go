@@ -164,7 +164,9 @@ var (
 	atxHeading  = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
 	listMarker  = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])\s+`)
 	mdLink      = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`)
-	mdEmphasis  = regexp.MustCompile("(\\*\\*|__|\\*|_|`|~~)")
+	mdStrong    = regexp.MustCompile("(\\*\\*|~~|`)")
+	mdOpen      = regexp.MustCompile(`(^|[\s(\[])[*_]+(\S)`)
+	mdClose     = regexp.MustCompile(`(\S)[*_]+([\s)\].,;:!?]|$)`)
 	setextUnder = regexp.MustCompile(`^(=+|-+)\s*$`)
 	tableRule   = regexp.MustCompile(`^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$`)
 )
@@ -294,9 +296,13 @@ func splitRow(s string) []string {
 	return parts
 }
 
+// inline removes inline markup (emphasis, code spans, links' targets) but
+// keeps underscores inside words (snake_case identifiers).
 func inline(s string) string {
 	s = mdLink.ReplaceAllString(s, "$1")
-	return space(mdEmphasis.ReplaceAllString(s, ""))
+	s = mdStrong.ReplaceAllString(s, "")
+	s = mdOpen.ReplaceAllString(s, "$1$2")
+	return space(mdClose.ReplaceAllString(s, "$1$2"))
 }
 
 // ---- CSV

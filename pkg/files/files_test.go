@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3vectors"
 	"github.com/parley-dev/parley/pkg/filedata"
+	"github.com/parley-dev/parley/pkg/files"
 	"github.com/parley-dev/parley/pkg/search"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -469,4 +470,27 @@ func TestPublicContentKeepsWorking(t *testing.T) {
 		t.Fatalf("after the policy was removed: %s", res.Status)
 	}
 	fmt.Fprint(io.Discard, f.ws)
+}
+
+// A 50-page PDF uploaded through the local stack (moto's S3, SQS,
+// DynamoDB and S3 Vectors) is searchable within seconds of its upload.
+func TestFiftyPagePDFThroughTheStack(t *testing.T) {
+	env := testenv.Stack(t)
+	f := newBot(t, env, env.NewAccount(t))
+	content := files.FiftyPagePDF()
+	start := time.Now()
+	fl := f.upload(t, map[string]any{"key": "reports/operations.pdf", "index": true}, content)
+	done := f.waitStatus(t, fl["id"].(string), "indexing_completed", "indexing_failed")
+	took := time.Since(start)
+	if done["status"] != "indexing_completed" {
+		t.Fatalf("indexed %v", done)
+	}
+	ps := f.search(t, "warehouse team reduced returns region 37", "&limit=3")
+	t.Logf("50-page PDF (%d KB): upload to indexing_completed in %v", len(content)>>10, took.Round(time.Millisecond))
+	if len(ps) != 3 || ps[0].(map[string]any)["meta"].(map[string]any)["pageNumber"] == nil {
+		t.Fatalf("search %v", ps)
+	}
+	if took > 60*time.Second {
+		t.Fatalf("a 50-page PDF took %v to index locally", took)
+	}
 }
