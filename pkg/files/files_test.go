@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -492,5 +493,50 @@ func TestFiftyPagePDFThroughTheStack(t *testing.T) {
 	}
 	if took > 60*time.Second {
 		t.Fatalf("a 50-page PDF took %v to index locally", took)
+	}
+}
+
+// A retention policy with resources "files" archives (record and passages)
+// and erases files older than its maxAge, leaving files under legal hold.
+func TestRetentionGovernsFiles(t *testing.T) {
+	env := testenv.Stack(t)
+	f := newBot(t, env, env.NewAccount(t))
+	old := f.upload(t, map[string]any{"key": "old.md", "index": true}, []byte("# Old\n\nThe old price list from 2019."))
+	held := f.upload(t, map[string]any{"key": "held.txt", "tags": map[string]any{"legalHold": "true"}}, []byte("keep"))
+	f.waitStatus(t, old["id"].(string), "indexing_completed")
+	f.waitStatus(t, held["id"].(string), "upload_completed")
+	pol := env.Do(t, R{Method: "POST", Path: "/api/v1/policy/create", Token: f.token, Headers: map[string]string{"x-workspace-id": f.ws},
+		Body: map[string]any{"name": "old-files", "description": "archive files after a second", "type": "retention",
+			"config": map[string]any{"maxAge": "PT1S", "resources": "files", "basis": "createdAt"}}})
+	want(t, pol, 200, "")
+	time.Sleep(1100 * time.Millisecond)
+	if err := env.Fire(context.Background(), "offpeak"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); f.do(t, "GET", "/v1/files/"+old["id"].(string), nil).Status != 404; {
+		if time.Now().After(deadline) {
+			t.Fatal("the old file was not erased by the policy")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitGone(t, env, f.bot, old["id"].(string), 1)
+	want(t, f.do(t, "GET", "/v1/files/"+held["id"].(string), nil), 200, "")
+	s3c := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
+	list, err := s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(env.Env["BUCKET_ARCHIVE"]), Prefix: aws.String(f.ws + "/" + f.bot + "/files/")})
+	if err != nil || len(list.Contents) != 1 {
+		t.Fatalf("archives %v %v", list, err)
+	}
+	obj, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(env.Env["BUCKET_ARCHIVE"]), Key: list.Contents[0].Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(zr)
+	obj.Body.Close()
+	if !strings.Contains(string(raw), `"type":"file"`) || !strings.Contains(string(raw), `"type":"passage"`) || !strings.Contains(string(raw), "old price list") {
+		t.Fatalf("archive %s", raw)
 	}
 }

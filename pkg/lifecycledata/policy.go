@@ -153,17 +153,17 @@ func policyResources(raw json.RawMessage) (string, error) {
 	if err := json.Unmarshal(raw, &one); err != nil {
 		var list []string
 		if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
-			return "", apperr.Invalid("config.resources must be one of \"conversations\" or \"events\" (one resource per policy)")
+			return "", apperr.Invalid("config.resources must be one of \"conversations\", \"events\" or \"files\" (one resource per policy)")
 		}
 		one = list[0]
 	}
 	switch one {
-	case ResourceConversations, ResourceEvents:
+	case ResourceConversations, ResourceEvents, resourceFiles:
 		return one, nil
-	case resourceFiles, resourceTableRows:
-		return "", apperr.Invalid("config.resources %q is not available yet: files and table rows can be governed once their APIs exist; use \"conversations\" or \"events\"", one)
+	case resourceTableRows:
+		return "", apperr.Invalid("config.resources %q is not available yet: table rows can be governed once their API exists; use \"conversations\", \"events\" or \"files\"", one)
 	}
-	return "", apperr.Invalid("config.resources must be \"conversations\" or \"events\", not %q", one)
+	return "", apperr.Invalid("config.resources must be \"conversations\", \"events\" or \"files\", not %q", one)
 }
 
 func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
@@ -185,6 +185,9 @@ func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
 		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, ".#") || len(k) > 200 {
 			return PolicyScope{}, apperr.Invalid("config.scope.tags key %q is not a valid tag name", k)
 		}
+	}
+	if res == resourceFiles && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0) {
+		return PolicyScope{}, apperr.Invalid("config.scope narrows files by botIds and tags only; channels and integrationNames apply to conversations")
 	}
 	if res == ResourceEvents && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0 || len(s.Tags) > 0) {
 		return PolicyScope{}, apperr.Invalid("config.scope narrows events by botIds only; channels, integrationNames and tags apply to conversations")
