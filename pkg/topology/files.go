@@ -41,6 +41,17 @@ type VectorAccess struct {
 	Access Access
 }
 
+// VectorAccess returns the function's access to a vector index (zero when
+// none).
+func (f Function) VectorAccess(index string) VectorAccess {
+	for _, v := range f.Vectors {
+		if v.Index == index {
+			return v
+		}
+	}
+	return VectorAccess{Index: index}
+}
+
 // VectorIndexLocation is how a vector index reaches a function
 // (VECTORS_<INDEX>): "<vector bucket>/<index>".
 func VectorIndexLocation(stage, index string) string {
