@@ -191,6 +191,7 @@ func TestUploadIndexSearchListUpdateDelete(t *testing.T) {
 	wantCalls(t, got, botAuth, "DynamoDB.GetItem=1")
 	byKey := f.do(t, "GET", "/v1/files/"+url.PathEscape("docs/handbook.md"), nil)
 	want(t, byKey, 200, "")
+	wantCalls(t, byKey, botAuth, "DynamoDB.GetItem=2")
 	if file(byKey)["id"] != id || !strings.Contains(file(got)["url"].(string), "X-Amz-Signature") {
 		t.Fatalf("by key %v", file(byKey))
 	}
@@ -207,6 +208,7 @@ func TestUploadIndexSearchListUpdateDelete(t *testing.T) {
 	// updateFileMetadata: tags merged (null removes), policies replaced.
 	up := f.do(t, "PUT", "/v1/files/"+id, map[string]any{"tags": map[string]any{"team": nil, "dept": "people"}, "accessPolicies": []string{"integrations"}})
 	want(t, up, 200, "")
+	wantCalls(t, up, botAuth, "DynamoDB.GetItem=1,DynamoDB.UpdateItem=1,SQS.SendMessage=1")
 	tags := file(up)["tags"].(map[string]any)
 	if _, ok := tags["team"]; ok || tags["dept"] != "people" || tags["lang"] != "en" || file(up)["accessPolicies"].([]any)[0] != "integrations" {
 		t.Fatalf("updated %v", file(up))
@@ -293,6 +295,9 @@ func TestReplaceAndConcurrentUpserts(t *testing.T) {
 	// An upsert of the key replaces the content and resets the status.
 	again := f.do(t, "PUT", "/v1/files", map[string]any{"key": "faq.txt", "size": 40, "index": true})
 	want(t, again, 200, "")
+	// The plan, the claim, the file; the new generation, the usage and the
+	// old generation's erase intent in one transaction; the erasure's kick.
+	wantCalls(t, again, botAuth, "DynamoDB.GetItem=3,DynamoDB.TransactWriteItems=1,SQS.SendMessageBatch=1")
 	if file(again)["id"] != id || file(again)["status"] != "upload_pending" || file(again)["createdAt"] != first["createdAt"] {
 		t.Fatalf("replaced %v", file(again))
 	}
