@@ -92,6 +92,10 @@ func TestEmulatorQueryVectors(t *testing.T) {
 				t.Errorf("%s: filter %v answered %s, want %s", metric, c.f, got, c.want)
 			}
 		}
+		got, err := ix.Get(ctx, []string{"b", "zz"})
+		if err != nil || len(got) != 1 || got[0].Key != "b" || len(got[0].Data) != 3 || got[0].Meta["bot"] != "b1" {
+			t.Fatalf("%s: get %+v %v", metric, got, err)
+		}
 		if err := ix.Delete(ctx, []string{"a", "zz"}); err != nil {
 			t.Fatal(err)
 		}
