@@ -3,7 +3,6 @@ package files
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +163,4 @@ func BenchmarkRecall(b *testing.B) {
 		b.ReportMetric(r1[kind], "recall@1-"+kind)
 		b.ReportMetric(r3[kind], "recall@3-"+kind)
 	}
-	fmt.Fprint(os.Stderr)
 }
