@@ -188,3 +188,6 @@ func (s synthesized) resource(c awscdk.IResource) map[string]any {
 func newTestApp(t *testing.T) awscdk.App {
 	return awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
 }
+
+// cfnLogicalID is the logical id of an L1 construct (a CfnResource).
+func cfnLogicalID(st *Stack, r awscdk.CfnElement) string { return *st.GetLogicalId(r) }

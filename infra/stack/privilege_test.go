@@ -80,6 +80,14 @@ func effectOf(action string) effect {
 			return reads
 		}
 		return writes
+	case "s3vectors":
+		switch op {
+		case "queryvectors", "getvectors", "listvectors":
+			return reads
+		case "deletevectors":
+			return deletes
+		}
+		return writes
 	case "sqs":
 		switch op {
 		case "sendmessage", "sendmessagebatch", "*":
@@ -109,7 +117,10 @@ func (s synthesized) privilegeViolations() []string {
 	fns := s.resources("AWS::Lambda::Function")
 	for _, f := range s.topo.Functions {
 		role := refs(props(fns[logicalIDOf(s.stack, s.stack.Functions[f.Name])])["Role"])[0]
-		tables, buckets, queues := map[string]string{}, map[string]string{}, map[string]string{}
+		tables, buckets, queues, vectors := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
+		for ix, cfn := range s.stack.VectorIndexes {
+			vectors[cfnLogicalID(s.stack, cfn)] = ix
+		}
 		for _, n := range f.TableNames() {
 			tables[logicalIDOf(s.stack, s.stack.Tables[n])] = n
 		}
@@ -131,6 +142,16 @@ func (s synthesized) privilegeViolations() []string {
 
 		granted := map[string][]string{} // "table main", "index main/gsi1", "bucket files"… -> actions
 		for _, g := range s.grantsOf(role) {
+			if strings.EqualFold(g.action, BedrockAction) {
+				if !f.Embeds || s.embedder(f) != "bedrock" {
+					bad("function %s may invoke Bedrock models, though it does not embed with Bedrock", f.Name)
+				}
+				if !strings.HasSuffix(g.suffix, "::foundation-model/amazon.titan-embed-text-v2:0") {
+					bad("function %s: %s on %q, not the Titan embeddings model", f.Name, g.action, g.suffix)
+				}
+				granted["bedrock"] = append(granted["bedrock"], g.action)
+				continue
+			}
 			e := effectOf(g.action)
 			if e == noData {
 				continue
@@ -172,6 +193,13 @@ func (s synthesized) privilegeViolations() []string {
 					bad("function %s: %s on bucket %s, whose access is %s", f.Name, g.action, ba.Bucket, ba.Access)
 				}
 				granted["bucket "+ba.Bucket] = append(granted["bucket "+ba.Bucket], g.action)
+			case vectors[g.id] != "":
+				va := f.VectorAccess(vectors[g.id])
+				want := map[effect]bool{reads: va.Access.Reads(), writes: va.Access.Writes(), deletes: va.Access.Deletes()}[e]
+				if !want {
+					bad("function %s: %s on vector index %s, whose access is %s", f.Name, g.action, va.Index, va.Access)
+				}
+				granted["vectors "+va.Index] = append(granted["vectors "+va.Index], g.action)
 			case queues[g.id] != "":
 				q := queues[g.id]
 				if e == writes && !slices.Contains(f.SendsTo, q) {
@@ -214,6 +242,20 @@ func (s synthesized) privilegeViolations() []string {
 				need("bucket "+ba.Bucket, "s3:DeleteObject*")
 			}
 		}
+		for _, va := range f.Vectors {
+			if va.Access.Reads() {
+				need("vectors "+va.Index, VectorReadActions...)
+			}
+			if va.Access.Writes() {
+				need("vectors "+va.Index, VectorWriteActions...)
+			}
+			if va.Access.Deletes() {
+				need("vectors "+va.Index, VectorDeleteActions...)
+			}
+		}
+		if f.Embeds && s.embedder(f) == "bedrock" {
+			need("bedrock", BedrockAction)
+		}
 		for _, n := range f.SendsTo {
 			need("queue "+n, "sqs:SendMessage")
 		}
@@ -235,6 +277,7 @@ func TestLeastPrivilegeCatchesOverGrants(t *testing.T) {
 		{"dynamodb:Query", reads}, {"dynamodb:ConditionCheckItem", reads}, {"dynamodb:DescribeTable", noData},
 		{"s3:PutObject", writes}, {"s3:Abort*", writes}, {"s3:DeleteObject*", deletes}, {"s3:GetObject*", reads},
 		{"s3:List*", reads}, {"sqs:SendMessage", writes}, {"sqs:ReceiveMessage", reads}, {"sqs:GetQueueUrl", noData},
+		{"s3vectors:QueryVectors", reads}, {"s3vectors:GetVectors", reads}, {"s3vectors:PutVectors", writes}, {"s3vectors:DeleteVectors", deletes},
 		{"events:PutEvents", noData},
 	} {
 		if got := effectOf(tc.action); got != tc.want {

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3vectors"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
@@ -73,7 +74,11 @@ type Stack struct {
 	Queues    map[string]awssqs.Queue
 	Functions map[string]awslambda.Function
 	Rules     map[string]awsevents.Rule
-	Secret    awssecretsmanager.Secret
+	// VectorBucket holds VectorIndexes (Amazon S3 Vectors), when the
+	// topology declares any.
+	VectorBucket  awss3vectors.CfnVectorBucket
+	VectorIndexes map[string]awss3vectors.CfnIndex
+	Secret        awssecretsmanager.Secret
 	// SealingSecret holds the keyring sealing stored secrets (integration
 	// secrets, bot API keys): a plain value (key "k1") or the JSON keyring
 	// {"current":…,"keys":{…}} an operator writes to rotate.
@@ -112,6 +117,8 @@ func NewStack(scope constructs.Construct, id string, props *Props) (*Stack, erro
 			Queues:    map[string]awssqs.Queue{},
 			Functions: map[string]awslambda.Function{},
 			Rules:     map[string]awsevents.Rule{},
+
+			VectorIndexes: map[string]awss3vectors.CfnIndex{},
 		},
 	}
 	b.alarmTopic()
@@ -124,6 +131,7 @@ func NewStack(scope constructs.Construct, id string, props *Props) (*Stack, erro
 	for _, bk := range b.topo.Buckets {
 		b.bucket(bk)
 	}
+	b.vectorIndexes()
 	b.secret()
 	if !props.DataPlaneOnly {
 		for _, f := range b.topo.Functions {
@@ -358,6 +366,7 @@ func (b *builder) function(f topology.Function) {
 			bk.GrantDelete(fn, nil)
 		}
 	}
+	b.grantVectors(fn, f)
 	for _, n := range f.SendsTo {
 		b.s.Queues[n].GrantSendMessages(fn)
 	}
@@ -461,6 +470,9 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 	}
 	for _, n := range f.QueueNames() {
 		env[topology.EnvVar("queue", n)] = b.s.Queues[n].QueueUrl()
+	}
+	for _, v := range f.Vectors {
+		env[topology.EnvVar("vectors", v.Index)] = b.vectorLocation(v.Index)
 	}
 	for k := range f.Settings {
 		env[k] = jsii.String(b.setting(f, k))

@@ -211,6 +211,9 @@ func (s synthesized) assertEnvironment(t *testing.T) {
 		for _, n := range f.QueueNames() {
 			want[topology.EnvVar("queue", n)] = map[string]any{"Ref": logicalIDOf(s.stack, s.stack.Queues[n])}
 		}
+		for _, v := range f.Vectors {
+			want[topology.EnvVar("vectors", v.Index)] = topology.VectorIndexLocation(s.stage.Name, v.Index)
+		}
 		for k, v := range f.Settings {
 			want[k] = v
 			if sv, ok := s.stage.Settings[k]; ok {
@@ -293,6 +296,13 @@ func (s synthesized) assertRoles(t *testing.T) {
 			if q.Consumer == f.Name {
 				allowed[logicalIDOf(s.stack, s.stack.Queues[q.Name])] = "queue " + q.Name
 			}
+		}
+		for _, v := range f.Vectors {
+			allowed[cfnLogicalID(s.stack, s.stack.VectorIndexes[v.Index])] = "vector index " + v.Index
+		}
+		if f.Embeds && s.embedder(f) == "bedrock" {
+			// The Titan model's ARN is built from the partition and region.
+			allowed["AWS::Partition"], allowed["AWS::Region"] = "partition", "region"
 		}
 		if f.Kind == topology.HTTP {
 			allowed[logicalIDOf(s.stack, s.stack.Secret)] = "signing secret"
@@ -503,4 +513,12 @@ var retentionDays = map[awslogs.RetentionDays]any{
 	awslogs.RetentionDays_ONE_MONTH:    float64(30),
 	awslogs.RetentionDays_THREE_MONTHS: float64(90),
 	awslogs.RetentionDays_ONE_YEAR:     float64(365),
+}
+
+// embedder is the EMBEDDER a function runs with in the stage.
+func (s synthesized) embedder(f topology.Function) string {
+	if v, ok := s.stage.Settings["EMBEDDER"]; ok {
+		return v
+	}
+	return f.Settings["EMBEDDER"]
 }

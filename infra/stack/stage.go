@@ -79,6 +79,8 @@ var stages = map[string]Stage{
 		CORSOrigins:         []string{"*"},
 		ArchiveTransition:   30 * 24 * time.Hour,
 		Alarms:              AlarmThresholds{DLQMessages: 1, FunctionErrors: 10},
+		// Deployed stages embed with Amazon Bedrock (Titan Text Embeddings V2).
+		Settings: map[string]string{"EMBEDDER": "bedrock"},
 	},
 	"prod": {
 		Name:                "prod",
@@ -92,6 +94,7 @@ var stages = map[string]Stage{
 		CORSOrigins:         []string{"*"},
 		ArchiveTransition:   30 * 24 * time.Hour,
 		Alarms:              AlarmThresholds{DLQMessages: 1, FunctionErrors: 5},
+		Settings:            map[string]string{"EMBEDDER": "bedrock"},
 	},
 }
 

@@ -149,6 +149,9 @@ type Deps struct {
 	Clock  clock.Clock
 	Log    *slog.Logger
 	Config Config
+	// AWS is the SDK configuration the clients were built from (for the
+	// clients only some functions need).
+	AWS aws.Config
 }
 
 // AWSConfig loads the SDK configuration with the round-trip counter
@@ -174,7 +177,7 @@ func NewDeps(awsCfg aws.Config, cfg Config, log *slog.Logger) Deps {
 		DB: dynamostore.RetryConflicts(dynamostore.WithItemLimits(dynamodb.NewFromConfig(awsCfg))), SQS: sqs.NewFromConfig(awsCfg),
 		Events: eventbridge.NewFromConfig(awsCfg), Mail: sesv2.NewFromConfig(awsCfg),
 		S3:    newS3(awsCfg),
-		Clock: clock.System{}, Log: log, Config: cfg,
+		Clock: clock.System{}, Log: log, Config: cfg, AWS: awsCfg,
 	}
 }
 
@@ -196,6 +199,8 @@ func HTTPHandler(name string, d Deps) (http.Handler, error) {
 		return ComplianceHTTP(d)
 	case topology.TablesFunction:
 		return TablesHTTP(d)
+	case topology.FilesFunction:
+		return FilesHTTP(d)
 	}
 	return nil, fmt.Errorf("no HTTP function named %q", name)
 }
@@ -313,6 +318,8 @@ func Worker(name string, d Deps) (WorkerFunc, error) {
 		return LifecycleWorker(d)
 	case topology.DeliveryFunction:
 		return DeliveryWorker(d)
+	case topology.IndexerFunction:
+		return IndexerWorker(d)
 	}
 	return nil, fmt.Errorf("no worker function named %q", name)
 }

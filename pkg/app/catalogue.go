@@ -20,6 +20,7 @@ func catalogue(d Deps) *lifecycle.Catalogue {
 		admindata.NewAPIKeyKind(d.DB, admin),
 		admindata.NewUsageKind(d.DB, admin),
 		admindata.NewCodeKind(d.S3, d.Config.Env[topology.EnvVar("bucket", topology.BotCodeBucket)]),
+		fileKind(d),
 	)
 	kinds = append(kinds, tabledata.Kinds(d.DB, d.Config.Table(topology.TablesTable))...)
 	c, err := lifecycle.NewCatalogue(kinds...)

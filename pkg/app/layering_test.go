@@ -33,6 +33,7 @@ var tableOwners = map[string][]string{
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#", "HOLD#", "RCPT#", "DSR#", "ITEMS#",
 		"=SUMMARY", "=REQUESTS",
 		"=DUE", "=PROOF", "=RUNS", "=RUNPROOF", "=POLICIES", "=OUTBOX", "=PURGE"},
+	"filedata": {"BOT#", "WS#", "FILE#", "FILEKEY#", "PSG#", "FILES#", "#FILES"},
 }
 
 type listed struct {

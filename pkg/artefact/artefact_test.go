@@ -92,6 +92,14 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			"m-unreadable": "{not json", "m-unknown": `{"kind":"nothing","body":{}}`,
 			"m-purge": `{"kind":"` + lifecycle.PurgeBotKind + `","body":{"botId":"bot_01JABCDEF0123456789ABCDEFG"}}`}, "m-unknown", "m-unreadable")},
 		{topology.OffpeakFunction, testOffpeak},
+		{topology.FilesFunction, testFiles},
+		// The indexer drops what it can never read (an unreadable message,
+		// S3's test event) and erases an upload whose file does not exist.
+		{topology.IndexerFunction, testWorker(topology.FilesQueue, map[string]string{
+			"m-unreadable": "{not json",
+			"m-test":       `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}`,
+			"m-orphan": `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},` +
+				`"object":{"key":"bots%2Fbot_01JABCDEF0123456789ABCDEFG%2Ffiles%2Ffile_01JABCDEF0123456789ABCDEFG%2F1","size":3}}}]}`})},
 	}
 	var covered, declared []string
 	for _, c := range cases {
@@ -157,6 +165,20 @@ func testChat(t *testing.T, r *rig, f *Function) {
 	if g, _ := got["user"].(map[string]any); g == nil || g["name"] != "Ann" {
 		t.Fatalf("get user: %v", got)
 	}
+}
+
+func testFiles(t *testing.T, r *rig, f *Function) {
+	wantUnauthorized(t, r.call(t, f, "GET /v1/files", "/v1/files",
+		map[string]string{"authorization": "Bearer bp_pat_wrong", "x-bot-id": "bot_x"}, ""))
+	r.needBot(t)
+	// An upsert reads the plan (admin table), claims the key (files table)
+	// and signs the upload; a search embeds locally and queries S3 Vectors.
+	up := wantStatus(t, r.call(t, f, "PUT /v1/files", "/v1/files", r.bearer("x-bot-id", r.bot), `{"key":"a.txt","size":3}`), 200)
+	if fl, _ := up["file"].(map[string]any); fl == nil || !strings.HasPrefix(fl["uploadUrl"].(string), "http") {
+		t.Fatalf("upsert: %v", up)
+	}
+	wantStatus(t, r.call(t, f, "GET /v1/files", "/v1/files", r.bearer("x-bot-id", r.bot), ""), 200)
+	wantStatus(t, r.call(t, f, "GET /v1/files/search", "/v1/files/search?query=hello", r.bearer("x-bot-id", r.bot), ""), 200)
 }
 
 func testDeletions(t *testing.T, r *rig, f *Function) {

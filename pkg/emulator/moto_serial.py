@@ -11,6 +11,13 @@ and a TransactWriteItems deep-copy every table it touches once per item (to
 roll back on failure): both grow with the table, which makes batched
 deletions quadratic. Here a key Query reads only its partition, and a
 transaction snapshots only the items it writes. Semantics are unchanged.
+
+moto 5.2 has S3 Vectors buckets, indexes and Put/Get/List/DeleteVectors
+but no QueryVectors: it is added here, exact (every vector of the index is
+compared), with the index's distance metric (cosine: 1 - cosine
+similarity; euclidean: L2 distance), closest first, and S3 Vectors'
+metadata filters ($eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists,
+$and, $or; $eq on a list matches any element).
 Usage: python3 moto_serial.py HOST PORT
 """
 import copy
@@ -91,6 +98,109 @@ def _item_snapshot_transact(self, transact_items):
 
 
 _models.DynamoDBBackend.transact_write_items = _item_snapshot_transact
+
+# ---- S3 Vectors: QueryVectors ------------------------------------------------
+
+import math
+import operator
+
+from moto.core.responses import ActionResult
+from moto.s3vectors import urls as _sv_urls
+from moto.s3vectors.exceptions import ValidationError as _SVValidation
+from moto.s3vectors.models import S3VectorsBackend as _SVBackend
+from moto.s3vectors.responses import S3VectorsResponse as _SVResponse
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _elements(v):
+    return v if isinstance(v, list) else [v]
+
+
+def _op(op, arg, present, value):
+    if op == "$exists":
+        return present == bool(arg)
+    if op == "$eq":
+        return present and any(x == arg for x in _elements(value))
+    if op == "$ne":
+        return not present or not any(x == arg for x in _elements(value))
+    if op == "$in":
+        return present and any(x in arg for x in _elements(value))
+    if op == "$nin":
+        return not present or not any(x in arg for x in _elements(value))
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        if not present or not _number(value) or not _number(arg):
+            return False
+        return {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}[op](value, arg)
+    raise _SVValidation("Invalid filter operator: " + op)
+
+
+def _matches(flt, meta):
+    if not isinstance(flt, dict):
+        raise _SVValidation("filter must be an object")
+    for key, cond in flt.items():
+        if key in ("$and", "$or"):
+            if not isinstance(cond, list) or not cond:
+                raise _SVValidation(key + " takes a non-empty array of filters")
+            results = [_matches(c, meta) for c in cond]
+            if (key == "$and" and not all(results)) or (key == "$or" and not any(results)):
+                return False
+            continue
+        present, value = key in meta, meta.get(key)
+        ops = cond if isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond) else {"$eq": cond}
+        for op, arg in ops.items():
+            if not _op(op, arg, present, value):
+                return False
+    return True
+
+
+def _distance(metric, q, v):
+    if metric == "euclidean":
+        return math.sqrt(sum((a - b) * (a - b) for a, b in zip(q, v)))
+    dot = sum(map(operator.mul, q, v))
+    nq, nv = math.sqrt(sum(map(operator.mul, q, q))), math.sqrt(sum(map(operator.mul, v, v)))
+    return 1.0 if nq == 0 or nv == 0 else 1.0 - dot / (nq * nv)
+
+
+def _query_vectors(self, vector_bucket_name, index_name, index_arn, query_vector, top_k, flt):
+    index = self.get_index(vector_bucket_name, index_name=index_name, index_arn=index_arn)
+    q = (query_vector or {}).get(index.data_type) or []
+    if len(q) != index.dimension:
+        raise _SVValidation(f"Query vector has {len(q)} dimensions; the index has {index.dimension}")
+    if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+        raise _SVValidation("topK must be between 1 and 100")
+    scored = []
+    for v in index.vectors.values():
+        if flt and not _matches(flt, v.metadata or {}):
+            continue
+        scored.append((_distance(index.distance_metric, q, v.data[index.data_type]), v.key, v))
+    scored.sort(key=lambda t: (t[0], t[1]))
+    return index.distance_metric, [(v, d) for d, _, v in scored[:top_k]]
+
+
+def _query_vectors_response(self):
+    bucket, arn, name = self._get_param("vectorBucketName"), self._get_param("indexArn"), self._get_param("indexName")
+    self._validate_index_params(arn, name, bucket)
+    metric, found = self.s3vectors_backend.query_vectors(
+        vector_bucket_name=bucket, index_name=name, index_arn=arn,
+        query_vector=self._get_param("queryVector"), top_k=self._get_param("topK"), flt=self._get_param("filter"))
+    with_meta, with_distance = self._get_bool_param("returnMetadata", False), self._get_bool_param("returnDistance", False)
+    vectors = []
+    for v, d in found:
+        out = {"key": v.key}
+        if with_distance:
+            out["distance"] = d
+        if with_meta:
+            out["metadata"] = v.metadata or {}
+        vectors.append(out)
+    return ActionResult(result={"vectors": vectors, "distanceMetric": metric})
+
+
+_SVBackend.query_vectors = _query_vectors
+_SVResponse.query_vectors = _query_vectors_response
+_sv_urls.url_paths["{0}/QueryVectors$"] = _SVResponse.dispatch
 
 _lock = threading.Lock()
 _app = DomainDispatcherApplication(create_backend_app)

@@ -45,6 +45,11 @@ type Raw struct {
 	Body        []byte
 }
 
+// Redirect answers 302 to url, without a body.
+func Redirect(url string) Response {
+	return Response{Status: http.StatusFound, Header: http.Header{"Location": {url}, "Cache-Control": {"no-store"}}}
+}
+
 // Handler serves one route. Errors are written as Botpress error bodies.
 type Handler func(r *http.Request) (Response, error)
 

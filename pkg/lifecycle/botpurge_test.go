@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -14,10 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3vectors"
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/testenv"
+	"github.com/parley-dev/parley/pkg/topology"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -30,7 +33,10 @@ type R = testenv.Req
 // messages (one by get-or-create), states and events, a bot event, a
 // deleted conversation whose erasure is pending, day counters, a bot API
 // key, an issue with its events and log records, a deletion job, and
-// tables with rows (a deleted table and a cleared one still being erased).
+// tables with rows (a deleted table and a cleared one still being erased),
+// files: one indexed (its object, record, key claim, passages and their
+// vectors), one replaced (the erasure of its first content pending) and one
+// whose upload never came.
 func seedBot(t *testing.T, env *testenv.Env, token, ws string) string {
 	t.Helper()
 	wh := map[string]string{"x-workspace-id": ws}
@@ -76,6 +82,32 @@ func seedBot(t *testing.T, env *testenv.Env, token, ws string) string {
 	}
 	do("POST", "/v1/tables/clearedTable/rows/delete", map[string]any{"deleteAllRows": true}, 200)
 	do("DELETE", "/v1/tables/droppedTable", nil, 200)
+	upload := func(key, content string, index bool) string {
+		f := do("PUT", "/v1/files", map[string]any{"key": key, "size": len(content), "index": index}, 200)["file"].(map[string]any)
+		req, _ := http.NewRequest("PUT", f["uploadUrl"].(string), strings.NewReader(content))
+		req.Header.Set("Content-Type", f["contentType"].(string))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("upload: %v %v", res, err)
+		}
+		res.Body.Close()
+		return f["id"].(string)
+	}
+	indexed := upload("kb/faq.md", "# FAQ\n\nParcels ship within two days.\n\n## Returns\n\nReturns are free.", true)
+	replaced := upload("kb/notes.txt", "first version", true)
+	upload("kb/notes.txt", "second version", true)
+	do("PUT", "/v1/files", map[string]any{"key": "kb/never.txt", "size": 5}, 200)
+	for _, id := range []string{indexed, replaced} {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if do("GET", "/v1/files/"+id, nil, 200)["file"].(map[string]any)["status"] == "indexing_completed" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("file %s was not indexed", id)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	// Issues and logs are written by the platform, not through the API.
 	store := admindata.NewStore(env.Deps.DB, env.Env["TABLE_ADMIN"], cursor.New([]byte("k")))
 	for range 2 {
@@ -144,6 +176,31 @@ func holdings(t *testing.T, env *testenv.Env, bot string) []string {
 			}
 		}
 	}
+	// Vectors live in the stage's vector index (S3 Vectors), named by their
+	// bot in their metadata.
+	for name, loc := range env.Env {
+		if !strings.HasPrefix(name, "VECTORS_") {
+			continue
+		}
+		bucket, index, _ := topology.SplitVectorLocation(loc)
+		pages := s3vectors.NewListVectorsPaginator(s3vectors.NewFromConfig(env.AWS), &s3vectors.ListVectorsInput{
+			VectorBucketName: aws.String(bucket), IndexName: aws.String(index), ReturnMetadata: true})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range page.Vectors {
+				var meta map[string]any
+				if v.Metadata != nil {
+					_ = v.Metadata.UnmarshalSmithyDocument(&meta)
+				}
+				if meta["bot"] == bot {
+					out = append(out, name+" "+aws.ToString(v.Key))
+				}
+			}
+		}
+	}
 	sort.Strings(out)
 	return out
 }
@@ -158,7 +215,7 @@ func TestPurgeEverything(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	seeded := holdings(t, env, gone)
 	keep := holdings(t, env, kept)
-	for _, want := range []string{"TABLE_CHAT", "TABLE_ADMIN", "TABLE_TABLES", "BUCKET_BOTCODE"} {
+	for _, want := range []string{"TABLE_CHAT", "TABLE_ADMIN", "TABLE_TABLES", "BUCKET_BOTCODE", "TABLE_FILES", "BUCKET_FILES", "VECTORS_PASSAGES"} {
 		if !hasPrefix(seeded, want) {
 			t.Fatalf("nothing of the bot seeded in %s: %v", want, seeded)
 		}

@@ -158,17 +158,15 @@ func policyResources(raw json.RawMessage) (string, error) {
 	if err := json.Unmarshal(raw, &one); err != nil {
 		var list []string
 		if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
-			return "", apperr.Invalid("config.resources must be one of \"conversations\" or \"events\" (one resource per policy)")
+			return "", apperr.Invalid("config.resources must be one of \"conversations\", \"events\" or \"files\" (one resource per policy)")
 		}
 		one = list[0]
 	}
 	switch one {
-	case ResourceConversations, ResourceEvents, ResourceTableRows:
+	case ResourceConversations, ResourceEvents, ResourceTableRows, resourceFiles:
 		return one, nil
-	case resourceFiles:
-		return "", apperr.Invalid("config.resources %q is not available yet: files can be governed once their API exists; use \"conversations\", \"events\" or \"tableRows\"", one)
 	}
-	return "", apperr.Invalid("config.resources must be \"conversations\", \"events\" or \"tableRows\", not %q", one)
+	return "", apperr.Invalid("config.resources must be \"conversations\", \"events\", \"tableRows\" or \"files\", not %q", one)
 }
 
 func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
@@ -190,6 +188,9 @@ func policyScope(in rawPolicyScope, res string) (PolicyScope, error) {
 		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, ".#") || len(k) > 200 {
 			return PolicyScope{}, apperr.Invalid("config.scope.tags key %q is not a valid tag name", k)
 		}
+	}
+	if res == resourceFiles && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0) {
+		return PolicyScope{}, apperr.Invalid("config.scope narrows files by botIds and tags only; channels and integrationNames apply to conversations")
 	}
 	if res == ResourceEvents && (len(s.Channels) > 0 || len(s.IntegrationNames) > 0 || len(s.Tags) > 0) {
 		return PolicyScope{}, apperr.Invalid("config.scope narrows events by botIds only; channels, integrationNames and tags apply to conversations")

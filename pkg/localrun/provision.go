@@ -75,5 +75,8 @@ func Provision(ctx context.Context, cfg aws.Config, t topology.Topology, stage s
 			}
 		}
 	}
+	if err := provisionVectors(ctx, cfg, t, stage); err != nil {
+		return nil, err
+	}
 	return env, nil
 }

@@ -169,7 +169,7 @@ func TestPolicyValidation(t *testing.T) {
 		{base(map[string]any{"maxAge": "P1DT"}), "config.maxAge"},
 		{base(map[string]any{"maxAge": "P30D", "action": "shred"}), "config.action"},
 		{base(map[string]any{"maxAge": "P30D", "basis": "lastSeen"}), "config.basis"},
-		{base(map[string]any{"maxAge": "P30D", "resources": "files"}), "not available yet"},
+		{base(map[string]any{"maxAge": "P30D", "resources": "files", "scope": map[string]any{"channels": []string{"web"}}}), "config.scope narrows files"},
 		{base(map[string]any{"maxAge": "P30D", "resources": "tableRows", "scope": map[string]any{"channels": []any{"web"}}}), "botIds and tableNames only"},
 		{base(map[string]any{"maxAge": "P30D", "scope": map[string]any{"tableNames": []any{"ordersTable"}}}), "tableNames applies to resources"},
 		{base(map[string]any{"maxAge": "P30D", "resources": "users"}), "config.resources"},

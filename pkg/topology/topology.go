@@ -32,6 +32,12 @@ type Function struct {
 	// exactly that and passes their names in the environment.
 	Tables  []TableAccess
 	Buckets []BucketAccess
+	// Vectors says what the function does with each vector index (read:
+	// query and get; write: put; delete).
+	Vectors []VectorAccess
+	// Embeds: the function embeds text with the embedder its EMBEDDER
+	// setting names (bedrock: Amazon Bedrock's InvokeModel).
+	Embeds bool
 	// SendsTo lists queues the function sends messages to (send only).
 	SendsTo []string
 	// Drains lists queues the function receives from and deletes from
@@ -253,6 +259,8 @@ type Topology struct {
 	Buckets   []Bucket
 	Queues    []Queue
 	Schedules []Schedule
+	// VectorIndexes live in the stage's vector bucket (Amazon S3 Vectors).
+	VectorIndexes []VectorIndex
 }
 
 // Table names, shared by the stores and the declaration.
@@ -441,6 +449,7 @@ func Default() Topology {
 	addCompliance(&t)
 	addTables(&t)
 	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
+	addFiles(&t)
 	return t
 }
 
@@ -497,6 +506,9 @@ func (t Topology) Environment(stage string, f Function) map[string]string {
 	for _, n := range f.QueueNames() {
 		env[EnvVar("queue", n)] = PhysicalName(stage, n)
 	}
+	for _, v := range f.Vectors {
+		env[EnvVar("vectors", v.Index)] = VectorIndexLocation(stage, v.Index)
+	}
 	return env
 }
 
@@ -513,6 +525,9 @@ func (t Topology) ResourceEnvironment(stage string) map[string]string {
 	}
 	for _, q := range t.Queues {
 		env[EnvVar("queue", q.Name)] = PhysicalName(stage, q.Name)
+	}
+	for _, v := range t.VectorIndexes {
+		env[EnvVar("vectors", v.Name)] = VectorIndexLocation(stage, v.Name)
 	}
 	return env
 }

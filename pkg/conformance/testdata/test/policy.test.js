@@ -98,8 +98,8 @@ test('policy: update is incremental', async () => {
 test('policy: invalid config is refused with the field named', async () => {
   await assert.rejects(client.update(ctx.id, { config: { maxAge: '30 days' } }), (err) => /config\.maxAge/.test(err.message))
   await assert.rejects(
-    client.create({ name: 'f', description: 'd', type: 'retention', config: { maxAge: 'P1D', resources: 'files' } }),
-    (err) => /not available yet/.test(err.message),
+    client.create({ name: 'f', description: 'd', type: 'retention', config: { maxAge: 'P1D', resources: 'files', scope: { channels: ['web'] } } }),
+    (err) => /config\.scope/.test(err.message),
   )
 })
 
