@@ -325,6 +325,8 @@ var linked = map[string][]string{
 	topology.PoliciesFunction:   {"policy", "retention"},
 	topology.ComplianceFunction: {"compliance"},
 	topology.TablesFunction:     {"tables"},
+	topology.FilesFunction:      {"files"},
+	topology.IndexerFunction:    {"files"},
 	topology.DeliveryFunction:   {"chat"},
 	topology.LifecycleFunction:  {"deletion", "retention", "compliance"},
 	topology.OffpeakFunction:    {"deletion", "retention"},

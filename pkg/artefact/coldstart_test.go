@@ -26,6 +26,8 @@ func (r *rig) coldStartEvent(b *testing.B, fn topology.Function) any {
 			"/api/public/bot/bot_x/conversations/delete/cdj-00000000-0000-4000-8000-000000000000", r.bearer(), "")
 	case topology.PoliciesFunction:
 		return apiEvent(b, "GET /api/v1/policy/list", "/api/v1/policy/list", r.bearer(), "")
+	case topology.FilesFunction:
+		return apiEvent(b, "GET /v1/files", "/v1/files", r.bearer("x-bot-id", "bot_01JABCDEF0123456789ABCDEFG"), "")
 	case topology.TablesFunction:
 		return apiEvent(b, "GET /v1/tables", "/v1/tables", r.bearer("x-bot-id", "bot_01JABCDEF0123456789ABCDEFG"), "")
 	case topology.ComplianceFunction:
