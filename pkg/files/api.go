@@ -76,7 +76,8 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("DELETE", "/v1/files/{id}", a.deleteFile, write)
 	// The permanent URL of a public_content file: no token, a redirect to a
 	// fresh presigned download while the file keeps the policy.
-	rt.Handle("GET", "/v1/files/public/{botId}/{id}", a.publicContent)
+	// Public on purpose: the permanent url of a public_content file.
+	rt.Handle("GET", "/v1/files/public/{botId}/{id}", a.publicContent, httpapi.Public)
 }
 
 // answer is a file as the API answers it.
