@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -78,5 +79,31 @@ func TestEmulatorKeepsDynamoDBSemantics(t *testing.T) {
 	}
 	if get("P9", "new") != nil || get("P0", "S1") == nil || get("P0", "S0")["x"] != nil {
 		t.Fatal("a cancelled transaction left changes behind")
+	}
+
+	// A transaction with a ClientRequestToken is idempotent, as on DynamoDB:
+	// the SDK's retry of a call whose answer was lost (same token, same
+	// parameters) succeeds without running again; other parameters under
+	// the same token are refused.
+	create := func(sk string) error {
+		_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String("tok-1"), TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String("t"), Item: map[string]types.AttributeValue{"pk": s("P8"), "sk": s(sk)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		}})
+		return err
+	}
+	if err := create("once"); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("once"); err != nil {
+		t.Fatalf("the resent transaction ran again: %v", err)
+	}
+	var mismatch *types.IdempotentParameterMismatchException
+	if err := create("other"); !errors.As(err, &mismatch) || get("P8", "other") != nil {
+		t.Fatalf("another transaction under the same token: %v", err)
+	}
+	if _, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("t"), Item: map[string]types.AttributeValue{"pk": s("P8"), "sk": s("once")}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}}); err == nil {
+		t.Fatal("without its token, the same write ran again")
 	}
 }

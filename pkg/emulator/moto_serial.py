@@ -18,12 +18,21 @@ compared), with the index's distance metric (cosine: 1 - cosine
 similarity; euclidean: L2 distance), closest first, and S3 Vectors'
 metadata filters ($eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $exists,
 $and, $or; $eq on a list matches any element).
+
+A TransactWriteItems carrying a ClientRequestToken is idempotent for ten
+minutes, as on DynamoDB: the SDK sends one token for all its retries of a
+call, so a retry after a lost answer gets the first answer instead of
+running again (and failing its own conditions); the same token with other
+parameters is an IdempotentParameterMismatchException.
 Usage: python3 moto_serial.py HOST PORT
 """
 import copy
+import io
+import json
 import os
 import sys
 import threading
+import time
 
 from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -206,9 +215,50 @@ _lock = threading.Lock()
 _app = DomainDispatcherApplication(create_backend_app)
 
 
+_tokens = {}  # ClientRequestToken -> (time, request body, status, headers, answer)
+_TOKEN_LIFE = 600
+
+
+def _idempotent_transaction(environ, start_response):
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    try:
+        token = json.loads(raw or b"{}").get("ClientRequestToken")
+    except ValueError:
+        token = None
+    if not token:
+        return list(_app(environ, start_response))
+    now = time.time()
+    for t in [t for t, v in _tokens.items() if now - v[0] > _TOKEN_LIFE]:
+        del _tokens[t]
+    hit = _tokens.get(token)
+    if hit is not None:
+        if hit[1] == raw:
+            start_response(hit[2], hit[3])
+            return [hit[4]]
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                           "message": "The request uses the same client token as a previous, but non-identical request."}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(body)))])
+        return [body]
+    seen = {}
+
+    def capture(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, headers
+        return start_response(status, headers, exc_info)
+
+    answer = b"".join(_app(environ, capture))
+    if seen.get("status", "").startswith("200"):
+        _tokens[token] = (now, raw, seen["status"], seen["headers"], answer)
+    return [answer]
+
+
 def _serialized(environ, start_response):
-    if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target.startswith("DynamoDB"):
         with _lock:
+            if target.endswith(".TransactWriteItems"):
+                return _idempotent_transaction(environ, start_response)
             # Produce the whole body under the lock: a response may be lazy.
             return list(_app(environ, start_response))
     return _app(environ, start_response)
