@@ -1,6 +1,9 @@
-// Package awscalls counts AWS round trips per request. An SDK middleware adds
-// one to the counter carried by the call's context for every attempt sent, so
-// a request's log line, and the tests, know exactly how many calls it cost.
+// Package awscalls counts AWS calls per request. An SDK middleware adds one
+// to the counter carried by the call's context for every operation called,
+// so a request's log line, and the tests, know exactly how many calls it
+// cost; the SDK's retries of a call (throttling, a dropped connection) are
+// counted apart, as Retries, since they depend on the network, not on the
+// code.
 package awscalls
 
 import (
@@ -15,9 +18,10 @@ import (
 
 // Counter records the AWS operations made under one context.
 type Counter struct {
-	mu    sync.Mutex
-	calls []string
-	auth  int
+	mu       sync.Mutex
+	calls    []string
+	auth     int
+	attempts int
 }
 
 type ctxKey struct{}
@@ -46,6 +50,19 @@ func (c *Counter) MarkAuth() {
 	c.mu.Lock()
 	c.auth = len(c.calls)
 	c.mu.Unlock()
+}
+
+func (c *Counter) attempt() {
+	c.mu.Lock()
+	c.attempts++
+	c.mu.Unlock()
+}
+
+// Retries is the number of attempts the SDK sent again.
+func (c *Counter) Retries() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(c.attempts-len(c.calls), 0)
 }
 
 // Total is the number of calls made.
@@ -105,12 +122,22 @@ func itoa(n int) string {
 }
 
 // Middleware is an SDK option (add it to aws.Config.APIOptions) that counts
-// every attempt, retries included, since each is a round trip.
+// every operation called once, and every attempt sent (retries included).
 func Middleware(stack *middleware.Stack) error {
-	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("parley.awscalls",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("parley.awscalls",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			if c := FromContext(ctx); c != nil {
 				c.add(awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx))
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("parley.awsattempts",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if c := FromContext(ctx); c != nil {
+				c.attempt()
 			}
 			return next.HandleFinalize(ctx, in)
 		}), "Retry", middleware.After)

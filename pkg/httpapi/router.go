@@ -163,7 +163,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	attrs := []any{
 		"request_id", reqID, "route", pattern, "method", r.Method, "path", r.URL.Path,
 		"status", sw.status, "latency_ms", time.Since(start).Milliseconds(),
-		"aws_calls", counter.Total(), "auth_calls", counter.Auth(), "ops", counter.Summary(),
+		"aws_calls", counter.Total(), "auth_calls", counter.Auth(), "aws_retries", counter.Retries(), "ops", counter.Summary(),
 	}
 	if e := internalError(ctx); e != nil {
 		attrs = append(attrs, "error", e.Error())

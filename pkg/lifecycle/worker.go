@@ -64,7 +64,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	var res events.SQSEventResponse
 	defer func() {
 		w.log.InfoContext(ctx, "batch", "messages", len(ev.Records), "failed", len(res.BatchItemFailures),
-			"latency_ms", time.Since(start).Milliseconds(), "aws_calls", calls.Total(), "ops", calls.Summary())
+			"latency_ms", time.Since(start).Milliseconds(), "aws_calls", calls.Total(), "aws_retries", calls.Retries(), "ops", calls.Summary())
 	}()
 	for _, m := range ev.Records {
 		receives := 1
