@@ -215,7 +215,7 @@ _lock = threading.Lock()
 _app = DomainDispatcherApplication(create_backend_app)
 
 
-_tokens = {}  # ClientRequestToken -> (time, request body, status, headers, answer)
+_tokens = {}  # ClientRequestToken -> (time, parameters, status, headers, answer)
 _TOKEN_LIFE = 600
 
 
@@ -224,9 +224,10 @@ def _idempotent_transaction(environ, start_response):
     raw = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
-        token = json.loads(raw or b"{}").get("ClientRequestToken")
+        params = json.loads(raw or b"{}")
+        token = params.get("ClientRequestToken")
     except ValueError:
-        token = None
+        params, token = None, None
     if not token:
         return list(_app(environ, start_response))
     now = time.time()
@@ -234,7 +235,8 @@ def _idempotent_transaction(environ, start_response):
         del _tokens[t]
     hit = _tokens.get(token)
     if hit is not None:
-        if hit[1] == raw:
+        # The same parameters, whatever the order of their members.
+        if hit[1] == params:
             start_response(hit[2], hit[3])
             return [hit[4]]
         body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
@@ -249,7 +251,7 @@ def _idempotent_transaction(environ, start_response):
 
     answer = b"".join(_app(environ, capture))
     if seen.get("status", "").startswith("200"):
-        _tokens[token] = (now, raw, seen["status"], seen["headers"], answer)
+        _tokens[token] = (now, params, seen["status"], seen["headers"], answer)
     return [answer]
 
 
