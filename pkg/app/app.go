@@ -289,21 +289,6 @@ func StartScheduled(ctx context.Context, name string, build func(Deps) (Schedule
 	return build(d)
 }
 
-// NewHTTPFunction starts the named HTTP function through HTTPHandler, which
-// links every function's code.
-//
-// Deprecated: mains call StartHTTP with their own builder.
-func NewHTTPFunction(ctx context.Context, name string, log *slog.Logger) (http.Handler, error) {
-	return StartHTTP(ctx, name, func(d Deps) (http.Handler, error) { return HTTPHandler(name, d) }, log)
-}
-
-// NewWorkerFunction starts the named worker through Worker.
-//
-// Deprecated: mains call StartWorker with their own builder.
-func NewWorkerFunction(ctx context.Context, name string, log *slog.Logger) (WorkerFunc, error) {
-	return StartWorker(ctx, name, func(d Deps) (WorkerFunc, error) { return Worker(name, d) }, log)
-}
-
 // WorkerFunc is the Lambda handler of a queue worker: it reports failed
 // messages per item (partial batch response).
 type WorkerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
