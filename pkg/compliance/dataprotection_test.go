@@ -9,15 +9,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/receipt"
 	"github.com/parley-dev/parley/pkg/testenv"
@@ -89,71 +85,23 @@ func (w *people) request(t *testing.T, body map[string]any) map[string]any {
 	}
 }
 
-// mentions lists, reading every table and bucket of the stack directly,
-// what holds any of the needles, but receipts and audit records.
+// mentions lists, reading every table, bucket and vector index of the
+// stack directly, what holds any of the needles, but receipts and audit
+// records.
 func mentions(t *testing.T, env *testenv.Env, needles ...string) []string {
 	t.Helper()
-	ctx := context.Background()
 	var out []string
-	db := dynamodb.NewFromConfig(env.AWS)
-	for name, table := range env.Env {
-		if !strings.HasPrefix(name, "TABLE_") {
+	for _, st := range env.Everything(t) {
+		if st.Item != nil && (strings.HasPrefix(ds.String(st.Item, ds.PK), "RCPT#") || strings.HasPrefix(ds.String(st.Item, ds.SK), "AUDIT#")) {
 			continue
 		}
-		pages := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, it := range page.Items {
-				pk, sk := ds.String(it, ds.PK), ds.String(it, ds.SK)
-				if strings.HasPrefix(pk, "RCPT#") || strings.HasPrefix(sk, "AUDIT#") {
-					continue
-				}
-				var doc map[string]any
-				if err := attributevalue.UnmarshalMap(it, &doc); err != nil {
-					t.Fatal(err)
-				}
-				raw, _ := json.Marshal(doc)
-				for _, n := range needles {
-					if strings.Contains(string(raw), n) {
-						out = append(out, name+" "+pk+" / "+sk)
-						break
-					}
-				}
+		for _, n := range needles {
+			if strings.Contains(st.Text, n) {
+				out = append(out, st.Where)
+				break
 			}
 		}
 	}
-	s3c := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
-	for name, bucket := range env.Env {
-		if !strings.HasPrefix(name, "BUCKET_") {
-			continue
-		}
-		pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(obj.Body)
-				obj.Body.Close()
-				text := aws.ToString(o.Key) + string(body) + unzipped(body)
-				for _, n := range needles {
-					if strings.Contains(text, n) {
-						out = append(out, name+" "+aws.ToString(o.Key))
-						break
-					}
-				}
-			}
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 

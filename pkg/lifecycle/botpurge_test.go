@@ -2,25 +2,17 @@ package lifecycle_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3vectors"
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/testenv"
-	"github.com/parley-dev/parley/pkg/topology"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -129,79 +121,17 @@ func proof(it map[string]types.AttributeValue) bool {
 	return strings.HasPrefix(sk, "AUDIT#") || strings.HasPrefix(sk, "JOB#") || strings.HasPrefix(pk, "JOB#") || strings.HasPrefix(pk, "RCPT#")
 }
 
-// holdings lists, by reading every table of the stack and every bucket
-// directly (a test may scan), what mentions a bot: items whose attributes
-// contain its id anywhere, and objects whose key does.
+// holdings lists, by reading every table, bucket and vector index of the
+// stack directly, what mentions a bot (its id anywhere in an item, an
+// object's key or content, a vector's key or metadata), but its proof.
 func holdings(t *testing.T, env *testenv.Env, bot string) []string {
 	t.Helper()
-	ctx := context.Background()
 	var out []string
-	for name, table := range env.Env {
-		if !strings.HasPrefix(name, "TABLE_") {
-			continue
-		}
-		pages := dynamodb.NewScanPaginator(dynamodb.NewFromConfig(env.AWS), &dynamodb.ScanInput{TableName: aws.String(table)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, it := range page.Items {
-				var doc map[string]any
-				if err := attributevalue.UnmarshalMap(it, &doc); err != nil {
-					t.Fatal(err)
-				}
-				raw, _ := json.Marshal(doc)
-				if strings.Contains(string(raw), bot) && !proof(it) {
-					out = append(out, name+" "+ds.String(it, ds.PK)+" / "+ds.String(it, ds.SK))
-				}
-			}
+	for _, st := range env.Everything(t) {
+		if strings.Contains(st.Text, bot) && (st.Item == nil || !proof(st.Item)) {
+			out = append(out, st.Where)
 		}
 	}
-	s3c := s3.NewFromConfig(env.AWS, func(o *s3.Options) { o.UsePathStyle = true })
-	for name, bucket := range env.Env {
-		if !strings.HasPrefix(name, "BUCKET_") {
-			continue
-		}
-		pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range page.Contents {
-				if strings.Contains(aws.ToString(o.Key), bot) {
-					out = append(out, name+" "+aws.ToString(o.Key))
-				}
-			}
-		}
-	}
-	// Vectors live in the stage's vector index (S3 Vectors), named by their
-	// bot in their metadata.
-	for name, loc := range env.Env {
-		if !strings.HasPrefix(name, "VECTORS_") {
-			continue
-		}
-		bucket, index, _ := topology.SplitVectorLocation(loc)
-		pages := s3vectors.NewListVectorsPaginator(s3vectors.NewFromConfig(env.AWS), &s3vectors.ListVectorsInput{
-			VectorBucketName: aws.String(bucket), IndexName: aws.String(index), ReturnMetadata: true})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range page.Vectors {
-				var meta map[string]any
-				if v.Metadata != nil {
-					_ = v.Metadata.UnmarshalSmithyDocument(&meta)
-				}
-				if meta["bot"] == bot {
-					out = append(out, name+" "+aws.ToString(v.Key))
-				}
-			}
-		}
-	}
-	sort.Strings(out)
 	return out
 }
 
