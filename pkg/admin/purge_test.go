@@ -14,24 +14,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/parley-dev/parley/pkg/admin"
 	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/httpapi"
-	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
 )
 
-// downQueue is an SQS that refuses every send.
-type downQueue struct{ lifecycle.Queue }
+// downPurge starts a purge through an SQS that refuses every send.
+type downPurge struct{}
 
-func (downQueue) SendMessageBatch(context.Context, *sqs.SendMessageBatchInput, ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	return nil, errors.New("sqs: service unavailable")
+func (downPurge) PurgeBot(context.Context, string, string) error {
+	return errors.New("sqs: service unavailable")
 }
 
 // Deleting a bot while SQS is down: the client gets 200 (not a 500 whose
@@ -49,7 +47,7 @@ func TestDeleteBotKeepsThePurgeWhenSQSFails(t *testing.T) {
 	d := env.Deps
 	store := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	outbox := lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable))
-	purge := lifecycle.NewBotPurge(nil, downQueue{}, "https://sqs.invalid/q", nil, nil, clock.System{}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	purge := downPurge{}
 	rt := httpapi.NewRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	admin.NewAPI(admin.Deps{Store: store, Intents: outbox, Purger: purge, Auth: auth.New(store), Clock: clock.System{}}).Register(rt)
 

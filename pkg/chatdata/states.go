@@ -2,7 +2,6 @@ package chatdata
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -96,14 +95,6 @@ func expirySet(ub expression.UpdateBuilder, expiryMs int64, now time.Time) expre
 		Set(expression.Name("ttlOffset"), expression.Value(ttl)).
 		Set(expression.Name("expiresAtMs"), expression.Value(now.UnixMilli()+expiryMs)).
 		Set(expression.Name("expiresAt"), expression.Value(now.Unix()+ttl))
-}
-
-func checkStateSize(payload map[string]any) error {
-	raw, _ := json.Marshal(payload)
-	if len(raw) > MaxStatePayload {
-		return apperr.New(apperr.PayloadTooLarge, "state payload is %d bytes; the limit is %d", len(raw), MaxStatePayload)
-	}
-	return nil
 }
 
 // tooLarge maps DynamoDB's refusal of an item over its size limit (a patch

@@ -57,13 +57,6 @@ type purgeWork struct {
 	Kind string `json:"kind,omitempty"`
 }
 
-// PurgeBot queues the purge of a deleted bot's data. The bot's purge
-// intent, written with its deletion, makes the off-peak window queue it
-// again if this send fails.
-func (b *BotPurge) PurgeBot(ctx context.Context, ws, botID string) error {
-	return QueuePurge(ctx, b.queue, b.queueURL, ws, botID)
-}
-
 // QueuePurge sends the first work item of a bot's purge: what a function
 // that deletes bots needs of the purge, without the catalogue.
 func QueuePurge(ctx context.Context, q Queue, queueURL, ws, botID string) error {

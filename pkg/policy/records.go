@@ -32,8 +32,6 @@ const (
 // ParseConfig validates a retention config and fills in its defaults.
 func ParseConfig(raw []byte) (Config, error) { return lifecycledata.ParsePolicyConfig(raw) }
 
-// ParseDuration reads an ISO 8601 duration.
-func ParseDuration(s string) (Duration, error) { return lifecycledata.ParseDuration(s) }
 
 // Store keeps policies; every change is committed with its audit record
 // (commit runs the store's transaction items with it, chained).

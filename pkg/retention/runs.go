@@ -373,13 +373,3 @@ func (r *Runs) prove(ctx context.Context, run Run) error {
 	})
 	return err
 }
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
-}

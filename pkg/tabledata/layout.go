@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -162,9 +161,4 @@ func encodeNumber(f float64) string {
 func kindBound(v any) string {
 	e := Encode(v)
 	return e[:1] + "\uffff"
-}
-
-func parseRowSK(sk string) (int64, bool) {
-	n, err := strconv.ParseInt(strings.TrimPrefix(sk, rowPrefix), 10, 64)
-	return n, err == nil && strings.HasPrefix(sk, rowPrefix)
 }
