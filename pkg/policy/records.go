@@ -32,7 +32,6 @@ const (
 // ParseConfig validates a retention config and fills in its defaults.
 func ParseConfig(raw []byte) (Config, error) { return lifecycledata.ParsePolicyConfig(raw) }
 
-
 // Store keeps policies; every change is committed with its audit record
 // (commit runs the store's transaction items with it, chained).
 type Store interface {
