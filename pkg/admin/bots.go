@@ -308,6 +308,9 @@ func (a *API) updateBot(r *http.Request) (httpapi.Response, error) {
 	if err := in.validate(); err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := a.reachable(in.URL.Val); err != nil {
+		return httpapi.Response{}, err
+	}
 	p := auth.FromContext(r.Context())
 	botID := r.PathValue("id")
 	var err error

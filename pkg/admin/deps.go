@@ -144,6 +144,9 @@ type Deps struct {
 	// url webhook urls are made absolute with ("": the request's own).
 	Runtime Runtime
 	APIURL  string
+	// AllowPrivateURLs lets bot and integration urls name private
+	// addresses (local development only: ALLOW_PRIVATE_URLS).
+	AllowPrivateURLs bool
 	// Mail sends invitation codes; nil (local development) answers them.
 	Mail  Mailer
 	Auth  *auth.Authenticator

@@ -288,3 +288,19 @@ func TestOnlyOwnersGrantOwnership(t *testing.T) {
 		t.Fatalf("viewer adds: %d", code)
 	}
 }
+
+// A bot's url that Parley would refuse to call (a private or local address,
+// deployed) is refused when written, and nothing is stored.
+func TestPrivateBotURLsAreRefusedWhenWritten(t *testing.T) {
+	store := &fakeStore{createBot: func(string, admin.Bot, audit.Record) (admin.Bot, error) {
+		t.Fatal("a bot with a private url was stored")
+		return admin.Bot{}, nil
+	}}
+	r := newRig(store, nil, map[string]auth.Role{"ws_a": auth.Owner})
+	for _, u := range []string{"http://127.0.0.1:8072", "http://169.254.169.254/latest", "http://10.0.0.7", "http://localhost:3000", "http://metadata.internal"} {
+		code, body := r.do(t, "POST", "/v1/admin/bots", "ws_a", map[string]any{"name": "x", "url": u})
+		if code != 400 || body["type"] != "InvalidPayload" {
+			t.Errorf("%s: %d %v", u, code, body)
+		}
+	}
+}

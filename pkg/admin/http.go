@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/parley-dev/parley/pkg/egress"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -23,13 +24,16 @@ type API struct {
 	intents PurgeIntents
 	holds   BotHolds
 	purger  BotDataPurger
-	secrets Sealer
-	mail    Mailer
-	runtime Runtime
-	apiURL  string
-	auth    *auth.Authenticator
-	clock   clock.Clock
-	log     *slog.Logger
+	// allowPrivateURLs lets bots and integrations point at private
+	// addresses (local development only).
+	allowPrivateURLs bool
+	secrets          Sealer
+	mail             Mailer
+	runtime          Runtime
+	apiURL           string
+	auth             *auth.Authenticator
+	clock            clock.Clock
+	log              *slog.Logger
 }
 
 // NewAPI returns the admin API.
@@ -38,7 +42,7 @@ func NewAPI(d Deps) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, holds: d.Holds, purger: d.Purger, secrets: d.Secrets,
+	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, holds: d.Holds, allowPrivateURLs: d.AllowPrivateURLs, purger: d.Purger, secrets: d.Secrets,
 		mail: d.Mail, runtime: d.Runtime, apiURL: d.APIURL, auth: d.Auth, clock: d.Clock, log: log}
 }
 
@@ -301,6 +305,9 @@ func (a *API) createBot(r *http.Request) (httpapi.Response, error) {
 	if err := in.validate(); err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := a.reachable(in.URL); err != nil {
+		return httpapi.Response{}, err
+	}
 	p := auth.FromContext(r.Context())
 	now := a.clock.Now()
 	b := Bot{
@@ -388,4 +395,17 @@ func secret() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics on a broken system)
 	return hex.EncodeToString(b)
+}
+
+// reachable refuses, when the url is written, a bot's or an integration's
+// url Parley would refuse to call (a private or local address, when
+// deployed); calls check the resolved address again (pkg/egress).
+func (a *API) reachable(u *string) error {
+	if u == nil || *u == "" {
+		return nil
+	}
+	if err := egress.CheckURL(*u, a.allowPrivateURLs); err != nil {
+		return apperr.Invalid("url %s", err.Error())
+	}
+	return nil
 }

@@ -227,6 +227,9 @@ func (a *API) createIntegration(r *http.Request) (httpapi.Response, error) {
 	if err := body.validate(true); err != nil {
 		return httpapi.Response{}, err
 	}
+	if err := a.reachable(body.URL.Val); err != nil {
+		return httpapi.Response{}, err
+	}
 	p := auth.FromContext(r.Context())
 	now := a.clock.Now()
 	in := Integration{ID: id.NewAt("intver", now), CreatedAt: clock.Format(now), Name: *body.Name, Version: *body.Version,
@@ -255,6 +258,9 @@ func (a *API) updateIntegration(r *http.Request) (httpapi.Response, error) {
 		return httpapi.Response{}, err
 	}
 	if err := body.validate(false); err != nil {
+		return httpapi.Response{}, err
+	}
+	if err := a.reachable(body.URL.Val); err != nil {
 		return httpapi.Response{}, err
 	}
 	p := auth.FromContext(r.Context())

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-dev/parley/pkg/botkey"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
+	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/httpapi"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/seal"
@@ -34,15 +35,16 @@ func newS3(awsCfg aws.Config) *s3.Client {
 func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *auth.Authenticator) {
 	store.With(adminOptions(d))
 	deps := admin.Deps{
-		Store:   store,
-		Stats:   chatdata.NewDayStatsReader(d.DB, d.Config.Table(topology.ChatTable)),
-		Intents: lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)),
-		Holds:   botHolds{holds(d)},
-		Purger:  purgeKick{queue: d.SQS, queueURL: lifecycleQueue(d)},
-		Secrets: integrationSealer(d),
-		Runtime: announcer{chat.NewAnnouncer(deliveryDispatcher(d))},
-		APIURL:  d.Config.Setting("PUBLIC_URL"),
-		Auth:    authn, Clock: d.Clock, Log: d.Log,
+		Store:            store,
+		Stats:            chatdata.NewDayStatsReader(d.DB, d.Config.Table(topology.ChatTable)),
+		Intents:          lifecycledata.NewOutbox(d.DB, d.Config.Table(topology.LifecycleTable)),
+		Holds:            botHolds{holds(d)},
+		Purger:           purgeKick{queue: d.SQS, queueURL: lifecycleQueue(d)},
+		AllowPrivateURLs: d.Config.Setting(egress.Setting) == "true",
+		Secrets:          integrationSealer(d),
+		Runtime:          announcer{chat.NewAnnouncer(deliveryDispatcher(d))},
+		APIURL:           d.Config.Setting("PUBLIC_URL"),
+		Auth:             authn, Clock: d.Clock, Log: d.Log,
 	}
 	if sender := d.Config.Setting("SES_SENDER"); sender != "" && d.Mail != nil {
 		deps.Mail = admin.SESMailer{Client: d.Mail, Sender: sender}

@@ -308,7 +308,7 @@ func Default() Topology {
 				// Invitation codes go to the invited by email, from SES_SENDER.
 				// PUBLIC_URL is the base of the absolute webhook urls sent to
 				// integrations ("": the request's own scheme and host).
-				Settings: map[string]string{"SES_SENDER": "", "PUBLIC_URL": ""}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
+				Settings: map[string]string{"SES_SENDER": "", "PUBLIC_URL": "", "ALLOW_PRIVATE_URLS": "false"}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
 			// The chat function authenticates against the admin table (token,
 			// bot, membership, integrations: by key), writes there what
 			// integrations configure and what fails between Parley and bots'
