@@ -22,9 +22,9 @@ import (
 	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
-	"github.com/parley-dev/parley/pkg/usage"
 	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Queue is the part of SQS the chat function and its worker use.

@@ -73,6 +73,14 @@ func (r *DayStatsReader) DayStats(ctx context.Context, botID, start, end string)
 			if err := ds.Unmarshal(it, &d); err != nil {
 				return nil, err
 			}
+			for k := range it {
+				if t, ok := strings.CutPrefix(k, eventCounterPrefix); ok {
+					if d.Events == nil {
+						d.Events = map[string]int{}
+					}
+					d.Events[t] += int(ds.Int(it, k))
+				}
+			}
 			d.Day, _, _ = strings.Cut(strings.TrimPrefix(ds.String(it, ds.SK), "STAT#"), "#")
 			sum := out[d.Day]
 			sum.Day = d.Day

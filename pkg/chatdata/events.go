@@ -69,8 +69,7 @@ func readEvent(item map[string]types.AttributeValue) (Event, error) {
 
 // CreateEvent stores an event and counts it by type in one
 // TransactWriteItems, checking that the conversation and user it names
-// exist. The first event of a day whose counters lack the events map takes
-// a second transaction (see countEventIn).
+// exist, and meters it.
 func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error {
 	ref := EventRefOf(bot, e)
 	item := ds.Item(e, map[string]string{ds.PK: ref.PK, ds.SK: ref.SK, gsi2PK: botPK(bot) + "#EVTS", gsi2SK: e.ID})
@@ -95,32 +94,22 @@ func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID
 		metered = usage.IncomingEvents
 	}
 	meter := s.Meter.MeterItems(ctx, bot, e.ID, at, usage.Counts{metered: 1, usage.StorageCount: 1})
-	for _, first := range []bool{false, true} {
-		all := append(append([]types.TransactWriteItem(nil), items...), s.countEventIn(bot, at, e.ID, e.Type, first))
-		all = append(all, meter...)
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
-		reasons := ds.CancellationReasons(err)
-		if reasons == nil {
-			return err
+	all := append(append(append([]types.TransactWriteItem(nil), items...), s.countEventIn(bot, at, e.ID, e.Type)), meter...)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
+	for i, r := range ds.CancellationReasons(err) {
+		if r != "ConditionalCheckFailed" || i >= len(items) {
+			continue
 		}
-		for i, r := range reasons[:len(items)] {
-			if r != "ConditionalCheckFailed" {
-				continue
-			}
-			switch {
-			case i == 0:
-				return apperr.New(apperr.AlreadyExists, "event %q already exists", e.ID)
-			case items[i].ConditionCheck != nil && strings.HasPrefix(ds.String(items[i].ConditionCheck.Key, ds.SK), "CONV#"):
-				return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", e.ConversationID)
-			default:
-				return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", e.UserID)
-			}
-		}
-		if reasons[len(items)] != "ConditionalCheckFailed" {
-			return err
+		switch {
+		case i == 0:
+			return apperr.New(apperr.AlreadyExists, "event %q already exists", e.ID)
+		case items[i].ConditionCheck != nil && strings.HasPrefix(ds.String(items[i].ConditionCheck.Key, ds.SK), "CONV#"):
+			return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", e.ConversationID)
+		default:
+			return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", e.UserID)
 		}
 	}
-	return apperr.New(apperr.ResourceLockedConflict, "the event counters are being changed concurrently; retry")
+	return err
 }
 
 // eventByID finds an event by id: one Query on gsi2, and for an event of a

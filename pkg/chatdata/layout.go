@@ -21,7 +21,7 @@
 //	event (conv)   BOT#<bot>#CONV#<conv> EVT#<evt>          gsi2: BOT#<bot>#EVTS / <evt>
 //	event (other)  BOT#<bot>             EVT#<evt>          gsi2: BOT#<bot>#EVTS / <evt>
 //	other state    BOT#<bot>             STATE#<type>#<id>#<name>
-//	day counters   BOT#<bot>             STAT#<yyyy-mm-dd>#<shard 0-7>  newUsers, returningUsers, sessions, userMessages, botMessages, events{type: n}
+//	day counters   BOT#<bot>             STAT#<yyyy-mm-dd>#<shard 0-7>  newUsers, returningUsers, sessions, userMessages, botMessages, ev#<type>
 //	                                     (summed per day on read; a write adds to the shard of its id)
 //
 // User, conversation, message and event ids are ULIDs, so sort keys order
@@ -113,11 +113,9 @@ func statKey(bot string, at time.Time, id string) map[string]types.AttributeValu
 }
 
 // countIn is the transaction item that adds one to day counters, on the
-// shard of the counted write's id. It also makes sure the events map
-// exists, so that event counts (a nested ADD, which needs the map) usually
-// succeed on the first try.
+// shard of the counted write's id.
 func (s *Store) countIn(bot string, at time.Time, id string, counters ...string) types.TransactWriteItem {
-	names := map[string]string{"#e": "events"}
+	names := map[string]string{}
 	adds := make([]string, len(counters))
 	for i, c := range counters {
 		names[fmt.Sprintf("#c%d", i)] = c
@@ -125,31 +123,20 @@ func (s *Store) countIn(bot string, at time.Time, id string, counters ...string)
 	}
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: statKey(bot, at, id),
-		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET #e = if_not_exists(#e, :empty)"),
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ")),
 		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
 	}}
 }
 
-// countEventIn adds one to the day's count of an event type. A nested ADD
-// needs the events map: the first try assumes it exists (the condition says
-// so); when it doesn't, the caller retries with first set, which creates it.
-func (s *Store) countEventIn(bot string, at time.Time, id, eventType string, first bool) types.TransactWriteItem {
-	u := &types.Update{
-		TableName: &s.table, Key: statKey(bot, at, id),
-		ExpressionAttributeNames: map[string]string{"#e": "events", "#t": eventType},
-	}
-	if first {
-		u.UpdateExpression = aws.String("SET #e = :m")
-		u.ConditionExpression = aws.String("attribute_not_exists(#e)")
-		u.ExpressionAttributeValues = map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{eventType: n(1)}}}
-		delete(u.ExpressionAttributeNames, "#t")
-	} else {
-		u.UpdateExpression = aws.String("ADD #e.#t :one")
-		u.ConditionExpression = aws.String("attribute_exists(#e)")
-		u.ExpressionAttributeValues = map[string]types.AttributeValue{":one": n(1)}
-	}
-	return types.TransactWriteItem{Update: u}
+// eventCounterPrefix names a day's count of one event type: a top-level
+// attribute "ev#<type>", which an ADD creates (a nested map entry would
+// need its map to exist first).
+const eventCounterPrefix = "ev#"
+
+// countEventIn adds one to the day's count of an event type.
+func (s *Store) countEventIn(bot string, at time.Time, id, eventType string) types.TransactWriteItem {
+	return s.countIn(bot, at, id, eventCounterPrefix+eventType)
 }
 
 // Stats are one bot's counters for one day, for the analytics endpoint.

@@ -13,8 +13,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
-	"github.com/parley-dev/parley/pkg/usage"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // User is a chat user of a bot.
