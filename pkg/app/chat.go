@@ -89,3 +89,6 @@ func (m meter) MeterItems(ctx context.Context, bot, id string, at time.Time, c u
 	}
 	return m.store.MeterItems(ws, bot, id, at, c)
 }
+
+// Meter is the usage meter the chat table's store is given (chatParts).
+func Meter(adminStore *admindata.Store) usage.Meter { return meter{store: adminStore} }
