@@ -91,7 +91,7 @@ func usagePartition(target string) string { return "USAGE#" + target }
 // usageShardKey is one of a target's counter items of a period: each holds
 // one number attribute per metered quantity (ADD), and a read sums them.
 func usageShardKey(target, period string, shard int) map[string]types.AttributeValue {
-	return ds.Key(usagePartition(target), fmt.Sprintf("%s#%02d", period, shard))
+	return ds.Key(usagePartition(target), fmt.Sprintf("%s#%03d", period, shard))
 }
 
 // UsageAdd is an atomic ADD of delta to a workspace's or bot's usage

@@ -35,9 +35,12 @@ var Monthly = []string{InvocationCalls, StorageCount, IncomingMessages, Outgoing
 
 // Shards is how many counter items a target has per month. A write touches
 // one, chosen by its id: 1,000 metered writes per second on one workspace
-// are about 16 per second per item, far below the ~1,000 writes per second
-// one item takes, and two concurrent transactions rarely meet on one.
-const Shards = 32
+// are about 4 per second per item (14 at the busiest), far below the
+// ~1,000 writes per second one item takes, and a transaction meets another
+// on its shard about 4% of the time with a 10 ms hold (27% with 32 shards,
+// always with one item: BenchmarkConcurrentWriters); those few conflicts
+// are retried by dynamostore.RetryConflicts. Reads Query the shards.
+const Shards = 256
 
 // Shard is the counter shard of the write of id (stable: a retried write
 // meters on the same shard).
