@@ -499,6 +499,11 @@ func (a *API) getBotWebchat(r *http.Request) (httpapi.Response, error) {
 	return httpapi.OK(map[string]any{"code": code}), nil
 }
 
+// systemEvents are the event types Parley and Botpress emit themselves;
+// every other type is a custom event (the bot's or an integration's).
+var systemEvents = map[string]bool{"message_created": true, "state_expired": true, "conversation_started": true,
+	"conversation_ended": true, "workflow_started": true, "workflow_continued": true, "workflow_timeout": true}
+
 // maxAnalyticsDays bounds an analytics range.
 const maxAnalyticsDays = 366
 
@@ -547,28 +552,42 @@ func (a *API) getBotAnalytics(r *http.Request) (httpapi.Response, error) {
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	start, end = start.Truncate(24*time.Hour), end.Truncate(24*time.Hour)
-	days := int(end.Sub(start)/(24*time.Hour)) + 1
-	if days < 1 || days > maxAnalyticsDays {
-		return httpapi.Response{}, apperr.New(apperr.InvalidQuery, "endDate must be on or after startDate, at most %d days later", maxAnalyticsDays-1)
+	// startDate is inclusive, endDate exclusive (the seed): the records are
+	// the days from startDate's up to the one before endDate's, and a day
+	// endDate cuts into is included.
+	start = start.Truncate(24 * time.Hour)
+	if t := end.Truncate(24 * time.Hour); t.Before(end) {
+		end = t.Add(24 * time.Hour)
+	}
+	days := int(end.Sub(start) / (24 * time.Hour))
+	if days < 0 || days > maxAnalyticsDays {
+		return httpapi.Response{}, apperr.New(apperr.InvalidQuery, "endDate (exclusive) must be on or after startDate, at most %d days later", maxAnalyticsDays)
+	}
+	if days == 0 {
+		return httpapi.OK(map[string]any{"records": []analyticsRecord{}}), nil
 	}
 	b, err := a.store.Bot(r.Context(), auth.FromContext(r.Context()).WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
-	stats, err := a.stats.DayStats(r.Context(), b.ID, start.Format("2006-01-02"), end.Format("2006-01-02"))
+	last := end.Add(-24 * time.Hour)
+	stats, err := a.stats.DayStats(r.Context(), b.ID, start.Format("2006-01-02"), last.Format("2006-01-02"))
 	if err != nil {
 		return httpapi.Response{}, err
 	}
 	records := make([]analyticsRecord, 0, days)
-	for d := start; !d.After(end); d = d.Add(24 * time.Hour) {
+	for d := start; d.Before(end); d = d.Add(24 * time.Hour) {
 		s := stats[d.Format("2006-01-02")]
 		rec := analyticsRecord{Start: clock.Format(d), End: clock.Format(d.Add(24 * time.Hour)), NewUsers: s.NewUsers,
+			ReturningUsers: s.ReturningUsers, Sessions: s.Sessions,
 			UserMessages: s.UserMessages, BotMessages: s.BotMessages, Messages: s.UserMessages + s.BotMessages,
 			EventTypes: map[string]float64{}, CustomEvents: map[string]float64{}}
 		for k, n := range s.Events {
 			rec.EventTypes[k] = float64(n)
 			rec.Events += n
+			if !systemEvents[k] {
+				rec.CustomEvents[k] = float64(n)
+			}
 		}
 		records = append(records, rec)
 	}

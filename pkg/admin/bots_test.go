@@ -206,7 +206,7 @@ func TestBotLogsIssuesAnalyticsWebchat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	an := env.Do(t, R{Method: "GET", Path: path + "/analytics?startDate=2026-03-01&endDate=2026-03-03", Token: owner, Headers: h})
+	an := env.Do(t, R{Method: "GET", Path: path + "/analytics?startDate=2026-03-01&endDate=2026-03-04", Token: owner, Headers: h})
 	want(t, an, 200, "")
 	wantCalls(t, an, 2, "DynamoDB.GetItem=1,DynamoDB.Query=1")
 	recs := an.Body["records"].([]any)

@@ -113,7 +113,7 @@ func TestUsageAndQuotas(t *testing.T) {
 
 	u := env.Do(t, R{Method: "GET", Path: "/v1/admin/usages/" + ws + "?type=bot_count", Token: owner})
 	want(t, u, 200, "")
-	wantCalls(t, u, 2, "DynamoDB.BatchGetItem=1")
+	wantCalls(t, u, 2, "DynamoDB.BatchGetItem=1,DynamoDB.Query=1")
 	usage := u.Body["usage"].(map[string]any)
 	if usage["value"] != float64(1) || usage["quota"] != admin.Quota("community", "bot_count") || usage["type"] != "bot_count" {
 		t.Fatalf("usage %v", usage)
@@ -125,7 +125,7 @@ func TestUsageAndQuotas(t *testing.T) {
 	}
 	bu := env.Do(t, R{Method: "GET", Path: "/v1/admin/usages/" + bot + "?type=invocation_calls&period=2026-01", Token: owner})
 	want(t, bu, 200, "")
-	wantCalls(t, bu, 2, "DynamoDB.BatchGetItem=1")
+	wantCalls(t, bu, 2, "DynamoDB.BatchGetItem=1,DynamoDB.Query=1")
 	if v := bu.Body["usage"].(map[string]any)["value"]; v != float64(7) {
 		t.Fatalf("bot usage %s", bu.Raw)
 	}

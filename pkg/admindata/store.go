@@ -31,7 +31,7 @@ import (
 //	audit record WS#<workspace>       AUDIT#<recordId>                 (time-ordered ids)
 //	bot API key  BAK#<key>            BAK            gsi1: BOT#<bot>#BAKS / <keyId>   botId, workspaceId, sealed secret
 //	invitation   INVITE#<sha256>      INVITE         expiresAt (TTL)   → accountId
-//	usage        USAGE#<ws or bot>    <type>#<period>                  numeric value (ADD)
+//	usage        USAGE#<ws or bot>    <yyyy-mm>#<shard 000-255>        one number per metered quantity (ADD; reads sum the shards)
 //	bot issue    BOT#<bot>            ISSUE#<issueId> gsi1: BOT#<bot>#ISSUES / <lastSeenAt>#<issueId>
 //	issue event  ISSUE#<bot>#<issue>  EVT#<time>#<id> expiresAt (TTL)
 //	log record   LOG#BOT#<bot>        <time>#<id>     expiresAt (TTL)  (LOG#INT#<integration> alike)

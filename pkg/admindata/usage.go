@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Usage types of the Botpress API.
@@ -86,27 +88,86 @@ func quotaCondition(attr, usageType string) (string, map[string]types.AttributeV
 
 func usagePartition(target string) string { return "USAGE#" + target }
 
-func usageKey(target, usageType, period string) map[string]types.AttributeValue {
-	return ds.Key(usagePartition(target), usageType+"#"+period)
+// usageShardKey is one of a target's counter items of a period: each holds
+// one number attribute per metered quantity (ADD), and a read sums them.
+func usageShardKey(target, period string, shard int) map[string]types.AttributeValue {
+	return ds.Key(usagePartition(target), fmt.Sprintf("%s#%03d", period, shard))
 }
 
 // UsageAdd is an atomic ADD of delta to a workspace's or bot's usage
-// counter of a type in a period, for the TransactWriteItems of the work it
-// counts (chat, tables, files).
-func (s *Store) UsageAdd(target, usageType, period string, delta int64) types.TransactWriteItem {
+// counter of a type in a period, on the counter shard of id, for the
+// TransactWriteItems of the work it counts.
+func (s *Store) UsageAdd(target, id, period string, counts usage.Counts) types.TransactWriteItem {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	adds := make([]string, 0, len(counts))
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same counts make the same request (idempotent resends)
+	for i, k := range keys {
+		nk, vk := fmt.Sprintf("#q%d", i), fmt.Sprintf(":q%d", i)
+		names[nk] = k
+		values[vk] = &types.AttributeValueMemberN{Value: strconv.FormatInt(counts[k], 10)}
+		adds = append(adds, nk+" "+vk)
+	}
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName: &s.table, Key: usageKey(target, usageType, period),
-		UpdateExpression: aws.String("ADD #v :d"), ExpressionAttributeNames: map[string]string{"#v": "value"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": &types.AttributeValueMemberN{Value: strconv.FormatInt(delta, 10)}},
+		TableName: &s.table, Key: usageShardKey(target, period, usage.Shard(id)),
+		UpdateExpression:         aws.String("ADD " + strings.Join(adds, ", ")),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 	}}
+}
+
+// MeterItems are the items that meter counts for the write of id (a
+// message, an event, a delivery…) at at: the bot's and, when ws is known,
+// its workspace's counters of the month, on the shard of id.
+func (s *Store) MeterItems(ws, bot, id string, at time.Time, counts usage.Counts) []types.TransactWriteItem {
+	if len(counts) == 0 {
+		return nil
+	}
+	period := usage.Period(at)
+	items := []types.TransactWriteItem{s.UsageAdd(bot, id, period, counts)}
+	if ws != "" {
+		items = append(items, s.UsageAdd(ws, id, period, counts))
+	}
+	return items
 }
 
 // AddUsage applies UsageAdd on its own (one UpdateItem).
 func (s *Store) AddUsage(ctx context.Context, target, usageType, period string, delta int64) error {
-	u := s.UsageAdd(target, usageType, period, delta).Update
+	u := s.UsageAdd(target, target, period, usage.Counts{usageType: delta}).Update
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key, UpdateExpression: u.UpdateExpression,
 		ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues})
 	return err
+}
+
+// Counters sums a target's metered counters of a period over its shards:
+// one Query (the shards are small items: one page).
+func (s *Store) Counters(ctx context.Context, target, period string) (map[string]float64, error) {
+	out := map[string]float64{}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": ds.S(usagePartition(target)), ":p": ds.S(period + "#")},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			for k, v := range it {
+				if k == ds.PK || k == ds.SK {
+					continue
+				}
+				if _, ok := v.(*types.AttributeValueMemberN); ok {
+					out[k] += number(it, k)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // Usage is a usage as the API answers it.
@@ -119,25 +180,44 @@ type Usage struct {
 }
 
 // Usage reads the usage of target (a workspace, or a bot of workspace ws)
-// in one BatchGetItem: the workspace (its plan and live counters) and the
-// period's counter item.
+// of one type in a period (see Usages).
 func (s *Store) Usage(ctx context.Context, ws, target, usageType, period string) (Usage, error) {
-	items, err := s.batchGet(ctx, workspaceKey(ws), usageKey(target, usageType, period))
+	all, _, err := s.Usages(ctx, ws, target, period)
 	if err != nil {
 		return Usage{}, err
 	}
+	return all[usageType], nil
+}
+
+// Usages reads every usage of target (a workspace, or a bot of workspace
+// ws) in a period, with the workspace's plan: one GetItem (the workspace:
+// plan and live counts) and one Query (the period's counter shards).
+// Quantities measured by other tables' owners (table rows, file bytes) are
+// answered zero here and filled in by the caller.
+func (s *Store) Usages(ctx context.Context, ws, target, period string) (map[string]Usage, string, error) {
+	items, err := s.batchGet(ctx, workspaceKey(ws))
+	if err != nil {
+		return nil, "", err
+	}
 	if items[0] == nil {
-		return Usage{}, apperr.NotFound("workspace", ws)
+		return nil, "", apperr.NotFound("workspace", ws)
 	}
-	u := Usage{ID: target, Period: period, Type: usageType, Quota: Quota(ds.String(items[0], "plan"), usageType)}
-	if attr, live := counterAttr[usageType]; live && target == ws {
-		u.Value = number(items[0], attr)
-	} else if usageType == UsageBotCount {
-		u.Value = 1 // a bot's own bot count
-	} else {
-		u.Value = number(items[1], "value")
+	plan := ds.String(items[0], "plan")
+	counters, err := s.Counters(ctx, target, period)
+	if err != nil {
+		return nil, "", err
 	}
-	return u, nil
+	out := make(map[string]Usage, len(UsageTypes)+len(usage.Monthly))
+	for _, t := range append(append([]string(nil), UsageTypes...), usage.Monthly...) {
+		u := Usage{ID: target, Period: period, Type: t, Quota: Quota(plan, t), Value: counters[t]}
+		if attr, live := counterAttr[t]; live && target == ws {
+			u.Value = number(items[0], attr)
+		} else if t == UsageBotCount {
+			u.Value = 1 // a bot's own bot count
+		}
+		out[t] = u
+	}
+	return out, plan, nil
 }
 
 func number(item map[string]types.AttributeValue, name string) float64 {

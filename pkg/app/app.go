@@ -323,6 +323,7 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 // connections.
 func chatParts(d Deps, adminStore *admindata.Store, pages *cursor.Codec) (*chatdata.Store, *admindata.Store, chat.Outbound) {
 	store := chatdata.NewStore(d.DB, d.Config.Table(topology.ChatTable), pages)
+	store.Meter = meter{store: adminStore}
 	dir := adminStore
 	return store, dir, chat.Outbound{
 		Dispatch:      deliveryDispatcher(d),

@@ -6,12 +6,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/admindata"
+	"github.com/parley-dev/parley/pkg/auth"
 	"github.com/parley-dev/parley/pkg/chat"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/topology"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // The chat table's store is what the chat API and its worker declare.
@@ -71,3 +73,22 @@ type announcer struct{ chat.Announcer }
 func (a announcer) BotChanged(ctx context.Context, ws string, before, after admindata.Bot, apiURL string, at time.Time) error {
 	return a.Announcer.BotChanged(ctx, after.ID, admindata.RecordOf(ws, before), admindata.RecordOf(ws, after), apiURL, at)
 }
+
+// meter is the chat table's usage meter: its counters live in the admin
+// table (pkg/admindata), in the counted write's own transaction. The
+// workspace charged is the one the worker put on ctx, or the request's
+// authenticated bot's.
+type meter struct{ store *admindata.Store }
+
+var _ usage.Meter = meter{}
+
+func (m meter) MeterItems(ctx context.Context, bot, id string, at time.Time, c usage.Counts) []types.TransactWriteItem {
+	ws := usage.Workspace(ctx)
+	if ws == "" {
+		ws = auth.FromContext(ctx).WorkspaceID
+	}
+	return m.store.MeterItems(ws, bot, id, at, c)
+}
+
+// Meter is the usage meter the chat table's store is given (chatParts).
+func Meter(adminStore *admindata.Store) usage.Meter { return meter{store: adminStore} }

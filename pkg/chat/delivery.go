@@ -24,6 +24,7 @@ import (
 	"github.com/parley-dev/parley/pkg/clock"
 	"github.com/parley-dev/parley/pkg/egress"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Queue is the part of SQS the chat function and its worker use.
@@ -233,6 +234,7 @@ func (w *Worker) event(ctx context.Context, j job) error {
 	if err != nil {
 		return err
 	}
+	ctx = usage.WithWorkspace(ctx, rec.WorkspaceID)
 	if e.Status == StatusScheduled {
 		next := StatusPending
 		if rec.URL == "" {
@@ -265,9 +267,9 @@ func (w *Worker) event(ctx context.Context, j job) error {
 	case "":
 		return nil
 	case StatusProcessed:
-		_, err = w.store.SetEventStatus(ctx, key, StatusPending, StatusProcessed, "")
+		_, err = w.store.SettleDelivery(ctx, j.Bot, key, StatusPending, StatusProcessed, "", w.hook.Clock.Now())
 	default:
-		_, err = w.store.SetEventStatus(ctx, key, StatusPending, StatusFailed, outcome)
+		_, err = w.store.SettleDelivery(ctx, j.Bot, key, StatusPending, StatusFailed, outcome, w.hook.Clock.Now())
 	}
 	return err
 }
@@ -342,6 +344,16 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 	if m == nil {
 		return nil
 	}
+	// The message is charged to its bot's workspace: the bot record, which
+	// an incoming message needs anyway, names it.
+	var rec auth.BotRecord
+	if !j.Stored || m.Direction == Incoming {
+		var err error
+		if rec, err = w.bots.BotRecord(ctx, j.Bot); err != nil {
+			return err
+		}
+		ctx = usage.WithWorkspace(ctx, rec.WorkspaceID)
+	}
 	if !j.Stored {
 		err := w.store.CreateMessage(ctx, j.Bot, *m, now)
 		switch {
@@ -357,9 +369,8 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 	if m.Direction != Incoming {
 		return w.outgoing(ctx, j, *m)
 	}
-	rec, err := w.bots.BotRecord(ctx, j.Bot)
-	if err != nil || rec.URL == "" {
-		return err
+	if rec.URL == "" {
+		return nil
 	}
 	// The bot receives an incoming message as a message_created event,
 	// listed with the bot's events.
@@ -367,7 +378,7 @@ func (w *Worker) message(ctx context.Context, j job, now time.Time) error {
 		ID: messageEventID(m.ID), CreatedAt: m.CreatedAt, Type: EventMessageCreated, Payload: map[string]any{"message": m},
 		ConversationID: m.ConversationID, UserID: m.UserID, MessageID: m.ID, Status: StatusPending,
 	}
-	err = w.store.CreateEvent(ctx, j.Bot, e, "", now)
+	err := w.store.CreateEvent(usage.WithIncoming(ctx), j.Bot, e, "", now)
 	switch {
 	case apperr.Is(err, apperr.AlreadyExists):
 	case apperr.Is(err, apperr.ReferenceNotFound):

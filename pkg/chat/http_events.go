@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"github.com/parley-dev/parley/pkg/usage"
 	"net/http"
 
 	"github.com/parley-dev/parley/pkg/apperr"
@@ -63,7 +64,11 @@ func (a *API) createEvent(r *http.Request) (httpapi.Response, error) {
 	case p.Bot().URL != "":
 		e.Status = StatusPending
 	}
-	if err := a.store.CreateEvent(ctx, p.BotID, e, in.WorkflowID, now); err != nil {
+	mctx := ctx
+	if p.IntegrationID != "" {
+		mctx = usage.WithIncoming(ctx) // metered as an incoming event
+	}
+	if err := a.store.CreateEvent(mctx, p.BotID, e, in.WorkflowID, now); err != nil {
 		return httpapi.Response{}, err
 	}
 	if e.Status != StatusIgnored {

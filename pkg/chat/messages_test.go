@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/chat"
+	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/testenv"
 	"github.com/parley-dev/parley/pkg/topology"
 )
@@ -32,7 +33,14 @@ func TestMessages(t *testing.T) {
 
 	created := f.do(t, "POST", "/v1/chat/messages", text(cid, u, "hello"))
 	want(t, created, 201, "")
-	wantCalls(t, created, botAuth, "DynamoDB.TransactWriteItems=1")
+	// The user's first message opens a session: the store reads the user
+	// and writes again with the session counted.
+	wantCalls(t, created, botAuth, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=2")
+	// Within the session a message is one transaction (message, conversation,
+	// user activity, day counter, usage counters).
+	again := f.do(t, "POST", "/v1/chat/messages", text(cid, u, "again"))
+	want(t, again, 201, "")
+	wantCalls(t, again, botAuth, "DynamoDB.TransactWriteItems=1")
 	m := obj(created, "message")
 	mid := m["id"].(string)
 	if m["direction"] != "outgoing" || m["payload"].(map[string]any)["text"] != "hello" || m["conversationId"] != cid {
@@ -94,7 +102,7 @@ func TestMessages(t *testing.T) {
 	l := f.do(t, "GET", "/v1/chat/messages?conversationId="+cid, nil)
 	wantCalls(t, l, botAuth, "DynamoDB.GetItem=1,DynamoDB.Query=1")
 	msgs := list(l, "messages")
-	if len(msgs) != 11 || msgs[10].(map[string]any)["id"] != mid {
+	if len(msgs) != 12 || msgs[11].(map[string]any)["id"] != mid {
 		t.Fatalf("list: %d messages", len(msgs))
 	}
 	seen := f.do(t, "GET", "/v1/chat/messages?tags.seen=yes", nil)
@@ -329,7 +337,8 @@ func TestEventsAndDelivery(t *testing.T) {
 	}
 	in := as("POST", "/v1/chat/messages", text(cid, u, "from a user"))
 	want(t, in, 201, "")
-	wantCalls(t, in, botAuth, "DynamoDB.TransactWriteItems=1,SQS.SendMessage=1")
+	// The user's first message opens their session (see TestMessages).
+	wantCalls(t, in, botAuth, "DynamoDB.GetItem=1,DynamoDB.TransactWriteItems=2,SQS.SendMessage=1")
 	if obj(in, "message")["direction"] != "incoming" {
 		t.Fatalf("message %s", in.Raw)
 	}
@@ -356,24 +365,14 @@ func TestEventsAndDelivery(t *testing.T) {
 	f.setBot(t, hook.URL, map[string]map[string]any{"telegram": {"id": "intg_01JAAAAAAAAAAAAAAAAAAAAAAA", "name": "telegram", "enabled": true, "url": refuse.URL}})
 	want(t, f.do(t, "POST", "/v1/chat/actions", map[string]any{"type": "telegram:lookup", "input": map[string]any{}}), 400, "Runtime")
 
-	// The day's counters.
-	out, err := env.Deps.DB.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(env.Deps.Config.Table(topology.ChatTable)),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "BOT#" + f.bot},
-			"sk": &types.AttributeValueMemberS{Value: "STAT#" + time.Now().UTC().Format("2006-01-02")}},
-	})
+	// The day's counters (summed over their shards).
+	today := time.Now().UTC().Format("2006-01-02")
+	days, err := chatdata.NewDayStatsReader(env.Deps.DB, env.Deps.Config.Table(topology.ChatTable)).DayStats(context.Background(), f.bot, today, today)
 	if err != nil {
 		t.Fatal(err)
 	}
-	num := func(av types.AttributeValue) string {
-		if n, ok := av.(*types.AttributeValueMemberN); ok {
-			return n.Value
-		}
-		return "-"
-	}
-	evs := out.Item["events"].(*types.AttributeValueMemberM).Value
-	if num(out.Item["newUsers"]) != "1" || num(out.Item["userMessages"]) != "1" || num(out.Item["botMessages"]) != "1" || num(evs["ping"]) != "3" || num(evs["later"]) != "2" {
-		t.Fatalf("counters %v", out.Item)
+	if d := days[today]; d.NewUsers != 1 || d.UserMessages != 1 || d.BotMessages != 1 || d.Events["ping"] != 3 || d.Events["later"] != 2 || d.Sessions != 1 {
+		t.Fatalf("counters %+v", d)
 	}
 }
 

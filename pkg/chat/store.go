@@ -118,6 +118,9 @@ type Data interface {
 type Deliveries interface {
 	EventAt(ctx context.Context, ref chatdata.EventRef) (Event, bool, error)
 	SetEventStatus(ctx context.Context, ref chatdata.EventRef, from, to, reason string) (bool, error)
+	// SettleDelivery is SetEventStatus for a delivery's outcome, metering
+	// the invocation in the same transaction.
+	SettleDelivery(ctx context.Context, bot string, ref chatdata.EventRef, from, to, reason string, at time.Time) (bool, error)
 	CreateMessage(ctx context.Context, bot string, m Message, at time.Time) error
 	CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error
 	// What a delivery carries beyond the job: a message_created event's

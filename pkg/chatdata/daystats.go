@@ -13,11 +13,27 @@ import (
 // chat table (pk BOT#<bot>, sk STAT#<yyyy-mm-dd>) in the transactions of
 // what they count.
 type DayStats struct {
-	Day          string         `json:"-"`
-	NewUsers     int            `json:"newUsers"`
-	UserMessages int            `json:"userMessages"`
-	BotMessages  int            `json:"botMessages"`
-	Events       map[string]int `json:"events"`
+	Day            string         `json:"-"`
+	NewUsers       int            `json:"newUsers"`
+	ReturningUsers int            `json:"returningUsers"`
+	Sessions       int            `json:"sessions"`
+	UserMessages   int            `json:"userMessages"`
+	BotMessages    int            `json:"botMessages"`
+	Events         map[string]int `json:"events"`
+}
+
+func (d *DayStats) add(o DayStats) {
+	d.NewUsers += o.NewUsers
+	d.ReturningUsers += o.ReturningUsers
+	d.Sessions += o.Sessions
+	d.UserMessages += o.UserMessages
+	d.BotMessages += o.BotMessages
+	for t, c := range o.Events {
+		if d.Events == nil {
+			d.Events = map[string]int{}
+		}
+		d.Events[t] += c
+	}
 }
 
 // DayStatsReader reads the day counters (analytics).
@@ -32,10 +48,11 @@ func NewDayStatsReader(db ds.Client, table string) *DayStatsReader {
 }
 
 // DayStats reads a bot's day counters from start to end (yyyy-mm-dd,
-// inclusive) with one Query (more pages only past 1 MB), by day.
+// inclusive) with one Query (more pages only past 1 MB), by day: the
+// shards of each day summed.
 func (r *DayStatsReader) DayStats(ctx context.Context, botID, start, end string) (map[string]DayStats, error) {
 	keyCond := expression.Key(ds.PK).Equal(expression.Value("BOT#" + botID)).
-		And(expression.Key(ds.SK).Between(expression.Value("STAT#"+start), expression.Value("STAT#"+end)))
+		And(expression.Key(ds.SK).Between(expression.Value("STAT#"+start), expression.Value("STAT#"+end+"#~")))
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	if err != nil {
 		return nil, err
@@ -56,8 +73,19 @@ func (r *DayStatsReader) DayStats(ctx context.Context, botID, start, end string)
 			if err := ds.Unmarshal(it, &d); err != nil {
 				return nil, err
 			}
-			d.Day = strings.TrimPrefix(ds.String(it, ds.SK), "STAT#")
-			out[d.Day] = d
+			for k := range it {
+				if t, ok := strings.CutPrefix(k, eventCounterPrefix); ok {
+					if d.Events == nil {
+						d.Events = map[string]int{}
+					}
+					d.Events[t] += int(ds.Int(it, k))
+				}
+			}
+			d.Day, _, _ = strings.Cut(strings.TrimPrefix(ds.String(it, ds.SK), "STAT#"), "#")
+			sum := out[d.Day]
+			sum.Day = d.Day
+			sum.add(d)
+			out[d.Day] = sum
 		}
 	}
 	return out, nil

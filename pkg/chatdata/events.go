@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Event is an event of a bot, delivered to the bot when it has a url.
@@ -68,8 +69,7 @@ func readEvent(item map[string]types.AttributeValue) (Event, error) {
 
 // CreateEvent stores an event and counts it by type in one
 // TransactWriteItems, checking that the conversation and user it names
-// exist. The first event of a day whose counters lack the events map takes
-// a second transaction (see countEventIn).
+// exist, and meters it.
 func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID string, at time.Time) error {
 	ref := EventRefOf(bot, e)
 	item := ds.Item(e, map[string]string{ds.PK: ref.PK, ds.SK: ref.SK, gsi2PK: botPK(bot) + "#EVTS", gsi2SK: e.ID})
@@ -89,31 +89,27 @@ func (s *Store) CreateEvent(ctx context.Context, bot string, e Event, workflowID
 			TableName: &s.table, Key: userKey(bot, e.UserID), ConditionExpression: aws.String("attribute_exists(pk)"),
 		}})
 	}
-	for _, first := range []bool{false, true} {
-		all := append(append([]types.TransactWriteItem(nil), items...), s.countEventIn(bot, at, e.Type, first))
-		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
-		reasons := ds.CancellationReasons(err)
-		if reasons == nil {
-			return err
+	metered := usage.OutgoingEvents
+	if usage.Incoming(ctx) {
+		metered = usage.IncomingEvents
+	}
+	meter := s.Meter.MeterItems(ctx, bot, e.ID, at, usage.Counts{metered: 1, usage.StorageCount: 1})
+	all := append(append(append([]types.TransactWriteItem(nil), items...), s.countEventIn(bot, at, e.ID, e.Type)), meter...)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
+	for i, r := range ds.CancellationReasons(err) {
+		if r != "ConditionalCheckFailed" || i >= len(items) {
+			continue
 		}
-		for i, r := range reasons[:len(items)] {
-			if r != "ConditionalCheckFailed" {
-				continue
-			}
-			switch {
-			case i == 0:
-				return apperr.New(apperr.AlreadyExists, "event %q already exists", e.ID)
-			case items[i].ConditionCheck != nil && strings.HasPrefix(ds.String(items[i].ConditionCheck.Key, ds.SK), "CONV#"):
-				return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", e.ConversationID)
-			default:
-				return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", e.UserID)
-			}
-		}
-		if reasons[len(items)] != "ConditionalCheckFailed" {
-			return err
+		switch {
+		case i == 0:
+			return apperr.New(apperr.AlreadyExists, "event %q already exists", e.ID)
+		case items[i].ConditionCheck != nil && strings.HasPrefix(ds.String(items[i].ConditionCheck.Key, ds.SK), "CONV#"):
+			return apperr.New(apperr.ReferenceNotFound, "conversation %q doesn't exist", e.ConversationID)
+		default:
+			return apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", e.UserID)
 		}
 	}
-	return apperr.New(apperr.ResourceLockedConflict, "the event counters are being changed concurrently; retry")
+	return err
 }
 
 // eventByID finds an event by id: one Query on gsi2, and for an event of a
@@ -164,10 +160,39 @@ func (s *Store) EventAt(ctx context.Context, ref EventRef) (Event, bool, error) 
 	return e, err == nil, err
 }
 
+// SettleDelivery moves a delivered event from one status to another
+// (processed or failed) and meters the delivery as an invocation call of
+// bot, in one TransactWriteItems conditioned on the first status: a
+// redelivered job finds the event already moved and counts nothing.
+func (s *Store) SettleDelivery(ctx context.Context, bot string, ref EventRef, from, to, reason string, at time.Time) (bool, error) {
+	meter := s.Meter.MeterItems(ctx, bot, ref.SK, at, usage.Counts{usage.InvocationCalls: 1})
+	if len(meter) == 0 {
+		return s.SetEventStatus(ctx, ref, from, to, reason)
+	}
+	in := s.statusUpdate(ref, from, to, reason)
+	items := append([]types.TransactWriteItem{{Update: &types.Update{
+		TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression, ConditionExpression: in.ConditionExpression,
+		ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues,
+	}}}, meter...)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // SetEventStatus moves an event from one status to another (conditioned on
 // the first, so a late or repeated delivery changes nothing) and returns
 // whether it moved.
 func (s *Store) SetEventStatus(ctx context.Context, ref EventRef, from, to, reason string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, s.statusUpdate(ref, from, to, reason))
+	if ds.IsConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *Store) statusUpdate(ref EventRef, from, to, reason string) *dynamodb.UpdateItemInput {
 	in := &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: ref.key(),
 		UpdateExpression:          aws.String("SET #s = :to, failureReason = :r"),
@@ -181,11 +206,7 @@ func (s *Store) SetEventStatus(ctx context.Context, ref EventRef, from, to, reas
 		}
 		in.ExpressionAttributeValues[":r"] = ds.S(reason)
 	}
-	_, err := s.db.UpdateItem(ctx, in)
-	if ds.IsConditionFailed(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return in
 }
 
 // CancelScheduledEvent cancels an event that has not fired yet: a Query to

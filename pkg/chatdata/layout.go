@@ -21,7 +21,8 @@
 //	event (conv)   BOT#<bot>#CONV#<conv> EVT#<evt>          gsi2: BOT#<bot>#EVTS / <evt>
 //	event (other)  BOT#<bot>             EVT#<evt>          gsi2: BOT#<bot>#EVTS / <evt>
 //	other state    BOT#<bot>             STATE#<type>#<id>#<name>
-//	day counters   BOT#<bot>             STAT#<yyyy-mm-dd>  newUsers, userMessages, botMessages, events{type: n}
+//	day counters   BOT#<bot>             STAT#<yyyy-mm-dd>#<shard 0-7>  newUsers, returningUsers, sessions, userMessages, botMessages, ev#<type>
+//	                                     (summed per day on read; a write adds to the shard of its id)
 //
 // User, conversation, message and event ids are ULIDs, so sort keys order
 // them by creation.
@@ -29,6 +30,7 @@ package chatdata
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ import (
 	"github.com/parley-dev/parley/pkg/apperr"
 	"github.com/parley-dev/parley/pkg/cursor"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Store keeps chat data in the chat table.
@@ -50,12 +53,15 @@ type Store struct {
 	// Sleep waits between retries of unprocessed batch items (replaceable
 	// in tests).
 	Sleep ds.Sleeper
+	// Meter adds the usage counters of what the store writes to the
+	// write's own transaction (usage.NoMeter: none).
+	Meter usage.Meter
 }
 
 // NewStore returns a store on table; pages signs list tokens (nil for a
 // store that only serves background work).
 func NewStore(db ds.Client, table string, pages *cursor.Codec) *Store {
-	return &Store{db: db, table: table, pages: pages, Sleep: ds.Sleep}
+	return &Store{db: db, table: table, pages: pages, Sleep: ds.Sleep, Meter: usage.NoMeter{}}
 }
 
 // Table is the chat table's name.
@@ -89,46 +95,48 @@ func n(v int64) types.AttributeValue {
 
 // Analytics counters kept per bot and day.
 const (
-	counterNewUsers     = "newUsers"
-	counterUserMessages = "userMessages"
-	counterBotMessages  = "botMessages"
+	counterNewUsers       = "newUsers"
+	counterReturningUsers = "returningUsers"
+	counterSessions       = "sessions"
+	counterUserMessages   = "userMessages"
+	counterBotMessages    = "botMessages"
 )
 
-func statKey(bot string, at time.Time) map[string]types.AttributeValue {
-	return ds.Key(botPK(bot), "STAT#"+at.UTC().Format("2006-01-02"))
+// statShards is how many items hold a bot's counters of one day: a write
+// adds to the shard of its id, so a bot's busy day is not one hot item.
+const statShards = 8
+
+func day(at time.Time) string { return at.UTC().Format("2006-01-02") }
+
+func statKey(bot string, at time.Time, id string) map[string]types.AttributeValue {
+	return ds.Key(botPK(bot), fmt.Sprintf("STAT#%s#%d", day(at), usage.Shard(id)%statShards))
 }
 
-// countIn is the transaction item that adds one to a day counter. It also
-// makes sure the events map exists, so that event counts (a nested ADD,
-// which needs the map) usually succeed on the first try.
-func (s *Store) countIn(bot string, at time.Time, counter string) types.TransactWriteItem {
+// countIn is the transaction item that adds one to day counters, on the
+// shard of the counted write's id.
+func (s *Store) countIn(bot string, at time.Time, id string, counters ...string) types.TransactWriteItem {
+	names := map[string]string{}
+	adds := make([]string, len(counters))
+	for i, c := range counters {
+		names[fmt.Sprintf("#c%d", i)] = c
+		adds[i] = fmt.Sprintf("#c%d :one", i)
+	}
 	return types.TransactWriteItem{Update: &types.Update{
-		TableName: &s.table, Key: statKey(bot, at),
-		UpdateExpression:          aws.String("ADD #c :one SET #e = if_not_exists(#e, :empty)"),
-		ExpressionAttributeNames:  map[string]string{"#c": counter, "#e": "events"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":empty": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{}}},
+		TableName: &s.table, Key: statKey(bot, at, id),
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ")),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1)},
 	}}
 }
 
-// countEventIn adds one to the day's count of an event type. A nested ADD
-// needs the events map: the first try assumes it exists (the condition says
-// so); when it doesn't, the caller retries with first set, which creates it.
-func (s *Store) countEventIn(bot string, at time.Time, eventType string, first bool) types.TransactWriteItem {
-	u := &types.Update{
-		TableName: &s.table, Key: statKey(bot, at),
-		ExpressionAttributeNames: map[string]string{"#e": "events", "#t": eventType},
-	}
-	if first {
-		u.UpdateExpression = aws.String("SET #e = :m")
-		u.ConditionExpression = aws.String("attribute_not_exists(#e)")
-		u.ExpressionAttributeValues = map[string]types.AttributeValue{":m": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{eventType: n(1)}}}
-		delete(u.ExpressionAttributeNames, "#t")
-	} else {
-		u.UpdateExpression = aws.String("ADD #e.#t :one")
-		u.ConditionExpression = aws.String("attribute_exists(#e)")
-		u.ExpressionAttributeValues = map[string]types.AttributeValue{":one": n(1)}
-	}
-	return types.TransactWriteItem{Update: u}
+// eventCounterPrefix names a day's count of one event type: a top-level
+// attribute "ev#<type>", which an ADD creates (a nested map entry would
+// need its map to exist first).
+const eventCounterPrefix = "ev#"
+
+// countEventIn adds one to the day's count of an event type.
+func (s *Store) countEventIn(bot string, at time.Time, id, eventType string) types.TransactWriteItem {
+	return s.countIn(bot, at, id, eventCounterPrefix+eventType)
 }
 
 // Stats are one bot's counters for one day, for the analytics endpoint.

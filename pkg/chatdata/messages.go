@@ -3,6 +3,7 @@ package chatdata
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // Message is a message of a conversation.
@@ -56,20 +58,100 @@ func readMessage(item map[string]types.AttributeValue) (Message, error) {
 	return m, nil
 }
 
+// activity is what a user's message changes in the analytics: the user
+// item keeps the time of the user's last message and the last day they
+// were active. nil is the common case, the user already in a session
+// (last message at most 30 minutes ago) and already counted active today:
+// the transaction's condition on the user item says so, and when it fails
+// the store reads the user and writes again with what this message starts.
+type activity struct {
+	prevAt, prevDay   string // as read ("": none yet)
+	session, returned bool   // this message starts a session; makes the user a returning user today
+}
+
+// sessionGap is the silence after which a user's message starts a new
+// session.
+const sessionGap = 30 * time.Minute
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// userActivity is the update of the user item in a message's transaction
+// (it also checks that the user exists).
+func (s *Store) userActivity(bot, user string, at time.Time, act *activity) types.TransactWriteItem {
+	u := &types.Update{
+		TableName: &s.table, Key: userKey(bot, user),
+		UpdateExpression:         aws.String("SET lastMessageAt = :at, activeDay = :day"),
+		ExpressionAttributeNames: map[string]string{},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at": ds.S(stamp(at)), ":day": ds.S(day(at)),
+		},
+	}
+	if act == nil {
+		u.ConditionExpression = aws.String("attribute_exists(pk) AND lastMessageAt >= :cutoff AND activeDay = :day")
+		u.ExpressionAttributeValues[":cutoff"] = ds.S(stamp(at.Add(-sessionGap)))
+		u.ExpressionAttributeNames = nil
+		return types.TransactWriteItem{Update: u}
+	}
+	cond := []string{"attribute_exists(pk)"}
+	if act.prevAt == "" {
+		cond = append(cond, "attribute_not_exists(lastMessageAt)")
+	} else {
+		cond = append(cond, "lastMessageAt = :prevAt")
+		u.ExpressionAttributeValues[":prevAt"] = ds.S(act.prevAt)
+	}
+	if act.prevDay == "" {
+		cond = append(cond, "attribute_not_exists(activeDay)")
+	} else {
+		cond = append(cond, "activeDay = :prevDay")
+		u.ExpressionAttributeValues[":prevDay"] = ds.S(act.prevDay)
+	}
+	u.ConditionExpression = aws.String(strings.Join(cond, " AND "))
+	u.ExpressionAttributeNames = nil
+	return types.TransactWriteItem{Update: u}
+}
+
+// readActivity reads the user a message's fast path failed on: missing is
+// ReferenceNotFound; otherwise what the message starts.
+func (s *Store) readActivity(ctx context.Context, bot, user string, at time.Time) (*activity, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: userKey(bot, user), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	if out.Item == nil {
+		return nil, apperr.New(apperr.ReferenceNotFound, "user %q doesn't exist", user)
+	}
+	act := &activity{prevAt: ds.String(out.Item, "lastMessageAt"), prevDay: ds.String(out.Item, "activeDay")}
+	act.session = act.prevAt == "" || act.prevAt < stamp(at.Add(-sessionGap))
+	today := day(at)
+	created := ds.String(out.Item, "createdAt")
+	act.returned = act.prevDay != today && len(created) >= 10 && created[:10] < today
+	return act, nil
+}
+
 // messageWrites are the items of a message's transaction: the message, the
 // conversation's updatedAt (which also checks it exists and is not being
-// deleted), a check that the user exists, and the day's counter.
-func (s *Store) messageWrites(bot string, m Message, at time.Time) []types.TransactWriteItem {
-	counter := counterBotMessages
+// deleted), the user's activity (which checks that the user exists), the
+// day's counters and the usage meter's.
+func (s *Store) messageWrites(ctx context.Context, bot string, m Message, at time.Time, act *activity) []types.TransactWriteItem {
+	counters := []string{counterBotMessages}
+	metered := usage.OutgoingMessages
 	if m.Direction == Incoming {
-		counter = counterUserMessages
+		counters, metered = []string{counterUserMessages}, usage.IncomingMessages
 	}
 	// The bot itself is a user of every conversation of the bot (it writes
 	// its replies with userId = its id, as on Botpress): nothing to check.
-	user := types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: userKey(bot, m.UserID), ConditionExpression: aws.String("attribute_exists(pk)")}}
+	var user types.TransactWriteItem
 	if m.UserID == bot {
-		user = s.countIn(bot, at, counter)
-		counter = ""
+		user = s.countIn(bot, at, m.ID, counters...)
+		counters = nil
+	} else {
+		user = s.userActivity(bot, m.UserID, at, act)
+		if act != nil && act.session {
+			counters = append(counters, counterSessions)
+		}
+		if act != nil && act.returned {
+			counters = append(counters, counterReturningUsers)
+		}
 	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: s.messageItem(bot, m), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
@@ -81,10 +163,31 @@ func (s *Store) messageWrites(bot string, m Message, at time.Time) []types.Trans
 		}},
 		user, // third: messageError reads its cancellation reason
 	}
-	if counter != "" {
-		items = append(items, s.countIn(bot, at, counter))
+	if len(counters) > 0 {
+		items = append(items, s.countIn(bot, at, m.ID, counters...))
 	}
-	return items
+	return append(items, s.Meter.MeterItems(ctx, bot, m.ID, at, usage.Counts{metered: 1, usage.StorageCount: 1})...)
+}
+
+// writeMessage writes a message's transaction, with extra items after its
+// own. When the user's condition fails it reads the user and writes again
+// (a new session or a new active day, counted once: the second write is
+// conditioned on what was read). It returns the transaction's error.
+func (s *Store) writeMessage(ctx context.Context, bot string, m Message, at time.Time, extra ...types.TransactWriteItem) error {
+	var act *activity
+	for range 4 {
+		items := append(s.messageWrites(ctx, bot, m, at, act), extra...)
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		reasons := ds.CancellationReasons(err)
+		if err == nil || m.UserID == bot || len(reasons) < 3 || reasons[2] != "ConditionalCheckFailed" ||
+			reasons[0] == "ConditionalCheckFailed" || reasons[1] == "ConditionalCheckFailed" {
+			return err
+		}
+		if act, err = s.readActivity(ctx, bot, m.UserID, at); err != nil {
+			return err
+		}
+	}
+	return apperr.New(apperr.ResourceLockedConflict, "the user's messages are being written concurrently; retry")
 }
 
 // BotUser is the user a bot writes its messages as: the bot itself, which
@@ -115,8 +218,7 @@ func messageError(err error, m Message) error {
 // counts it, in one TransactWriteItems. A missing conversation or user is
 // ReferenceNotFound and nothing is written.
 func (s *Store) CreateMessage(ctx context.Context, bot string, m Message, at time.Time) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: s.messageWrites(bot, m, at)})
-	return messageError(err, m)
+	return messageError(s.writeMessage(ctx, bot, m, at), m)
 }
 
 // GetOrCreateMessage returns the conversation's message claimed by the
@@ -153,9 +255,8 @@ func (s *Store) GetOrCreateMessage(ctx context.Context, bot string, discriminato
 			put.ConditionExpression = aws.String("messageId = :stale")
 			put.ExpressionAttributeValues = map[string]types.AttributeValue{":stale": ds.S(stale)}
 		}
-		items := append(s.messageWrites(bot, m, at), types.TransactWriteItem{Put: put})
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if reasons := ds.CancellationReasons(err); len(reasons) == len(items) && reasons[len(items)-1] == "ConditionalCheckFailed" {
+		err = s.writeMessage(ctx, bot, m, at, types.TransactWriteItem{Put: put})
+		if reasons := ds.CancellationReasons(err); len(reasons) > 3 && reasons[len(reasons)-1] == "ConditionalCheckFailed" {
 			continue
 		}
 		if err != nil {

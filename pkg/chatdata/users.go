@@ -14,6 +14,7 @@ import (
 	"github.com/parley-dev/parley/pkg/apperr"
 	ds "github.com/parley-dev/parley/pkg/dynamostore"
 	"github.com/parley-dev/parley/pkg/id"
+	"github.com/parley-dev/parley/pkg/usage"
 )
 
 // User is a chat user of a bot.
@@ -48,13 +49,15 @@ func readUser(item map[string]types.AttributeValue) (User, error) {
 	return u, nil
 }
 
-// CreateUser stores a new user and counts it in the day's analytics: one
-// TransactWriteItems.
+// CreateUser stores a new user, counts it in the day's analytics and meters
+// it as a stored item: one TransactWriteItems.
 func (s *Store) CreateUser(ctx context.Context, bot string, u User, integration string, at time.Time) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: s.userItem(bot, u, integration), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		s.countIn(bot, at, counterNewUsers),
-	}})
+		s.countIn(bot, at, u.ID, counterNewUsers),
+	}
+	items = append(items, s.Meter.MeterItems(ctx, bot, u.ID, at, usage.Counts{usage.StorageCount: 1})...)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	return err
 }
 
@@ -97,12 +100,14 @@ func (s *Store) GetOrCreateUser(ctx context.Context, bot string, discriminator m
 		// The user names its claim, so erasing the user erases the claim.
 		item := s.userItem(bot, u, integration)
 		item[ClaimAttribute] = claim[ds.SK]
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		items := []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: put},
-			s.countIn(bot, at, counterNewUsers),
-		}})
-		if reasons := ds.CancellationReasons(err); len(reasons) == 3 && reasons[1] == "ConditionalCheckFailed" {
+			s.countIn(bot, at, u.ID, counterNewUsers),
+		}
+		items = append(items, s.Meter.MeterItems(ctx, bot, u.ID, at, usage.Counts{usage.StorageCount: 1})...)
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if reasons := ds.CancellationReasons(err); len(reasons) >= 3 && reasons[1] == "ConditionalCheckFailed" {
 			continue // another caller claimed the tags first: read their user
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ package dynamostore
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -108,4 +109,14 @@ func Value(v any) types.AttributeValue {
 		panic(err)
 	}
 	return av
+}
+
+// Int reads a number attribute as an int64 (0 when absent or not an
+// integer).
+func Int(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
 }
