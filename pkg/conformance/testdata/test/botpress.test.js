@@ -294,8 +294,12 @@ test('updateBot / logs / webchat / analytics / issues', async () => {
   const { code } = await wclient.getBotWebchat({ id: bot.id, type: 'preconfigured' })
   assert.ok(code.includes(bot.id))
   const today = new Date().toISOString().slice(0, 10)
-  const { records } = await wclient.getBotAnalytics({ id: bot.id, startDate: today, endDate: today })
+  const tomorrow = new Date(Date.now() + 86400e3).toISOString().slice(0, 10)
+  // startDate is inclusive, endDate exclusive (the seed).
+  const { records } = await wclient.getBotAnalytics({ id: bot.id, startDate: today, endDate: tomorrow })
   assert.equal(records.length, 1)
+  const none = await wclient.getBotAnalytics({ id: bot.id, startDate: today, endDate: today })
+  assert.equal(none.records.length, 0)
   const { issues } = await wclient.listBotIssues({ id: bot.id })
   assert.ok(Array.isArray(issues))
   const issueId = 'issue_000000000000000000000000'
