@@ -41,6 +41,11 @@ type Workspaces interface {
 	DeleteWorkspace(ctx context.Context, ws string, rec audit.Record) error
 	ListAudit(ctx context.Context, ws, token string) ([]audit.Record, string, error)
 	Usage(ctx context.Context, ws, target, usageType, period string) (Usage, error)
+	// Usages reads every usage of target in a period, with the plan.
+	Usages(ctx context.Context, ws, target, period string) (map[string]Usage, string, error)
+	// ChangePlan sets the plan while updatedAt is prevUpdatedAt and the
+	// live counts fit the new plan.
+	ChangePlan(ctx context.Context, ws, plan, updatedAt, prevUpdatedAt string, recs ...audit.Record) error
 }
 
 // Members keeps workspace memberships and invitations.

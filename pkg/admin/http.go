@@ -69,6 +69,7 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth())
+	rt.Handle("PUT", "/v1/admin/workspaces/{id}/change-plan", a.changePlan, wsPath(auth.BillingWrite))
 
 	rt.Handle("GET", "/v1/admin/workspace-members", a.listMembers, ws(auth.MembersRead))
 	rt.Handle("GET", "/v1/admin/workspace-members/me", a.getMemberMe, ws(auth.WorkspaceRead))

@@ -388,6 +388,7 @@ func Default() Topology {
 		"GET /v1/admin/workspaces/{id}/quota",
 		"GET /v1/admin/workspaces/{id}/quotas",
 		"GET /v1/admin/usages/{id}",
+		"PUT /v1/admin/workspaces/{id}/change-plan",
 		"GET /v1/admin/workspace-members",
 		"GET /v1/admin/workspace-members/me",
 		"POST /v1/admin/workspace-members",
