@@ -319,6 +319,8 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 	switch name {
 	case topology.OffpeakFunction:
 		return Offpeak(d)
+	case topology.InvoicingFunction:
+		return Invoicing(d)
 	}
 	return nil, fmt.Errorf("no scheduled function named %q", name)
 }
