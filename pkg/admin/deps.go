@@ -90,10 +90,30 @@ type Integrations interface {
 	DeleteIntegration(ctx context.Context, in Integration, rec audit.Record) error
 }
 
+// Billing keeps invoices (issued by the invoicing run) and workspaces'
+// payment set-ups.
+type Billing interface {
+	Invoices(ctx context.Context, ws string) ([]Invoice, error)
+	Billing(ctx context.Context, ws string) (BillingAccount, error)
+	SetBilling(ctx context.Context, ws string, b BillingAccount, recs ...audit.Record) error
+	SetInvoicePayment(ctx context.Context, inv Invoice) error
+}
+
+// Payments charges workspaces (Stripe, wired in pkg/app; nil when the
+// deployment has no key).
+type Payments interface {
+	// SetPaymentMethod attaches a payment method to the workspace's
+	// customer (customerID "": created) and makes it the default.
+	SetPaymentMethod(ctx context.Context, w Workspace, customerID, paymentMethodID string) (string, PaymentMethod, error)
+	// Charge charges an invoice; a refusal is a *ChargeFailure.
+	Charge(ctx context.Context, customerID, paymentMethodID string, inv Invoice) (string, error)
+}
+
 // Storage is every record the admin API keeps.
 type Storage interface {
 	Accounts
 	Workspaces
+	Billing
 	Members
 	Bots
 	Integrations
@@ -154,7 +174,13 @@ type Deps struct {
 	AllowPrivateURLs bool
 	// Mail sends invitation codes; nil (local development) answers them.
 	Mail  Mailer
-	Auth  *auth.Authenticator
-	Clock clock.Clock
+	// Payments (nil: not configured) charges invoices; PaymentsError is
+	// what payment calls answer without it. InvoiceURL presigns an invoice
+	// PDF's key.
+	Payments      Payments
+	PaymentsError error
+	InvoiceURL    func(ctx context.Context, key string) (string, error)
+	Auth          *auth.Authenticator
+	Clock         clock.Clock
 	Log   *slog.Logger
 }

@@ -98,6 +98,18 @@ func (s *Store) SetInvoicePayment(ctx context.Context, inv Invoice) error {
 	return err
 }
 
+// PaymentMethod is what the API shows of a payment method.
+type PaymentMethod struct {
+	Type       string `json:"type"`
+	LastDigits string `json:"lastDigits"`
+}
+
+// ChargeFailure is a charge the payment provider refused, with its reason
+// (declined card, a payment needing the customer's action…).
+type ChargeFailure struct{ Reason string }
+
+func (f *ChargeFailure) Error() string { return f.Reason }
+
 // BillingAccount is a workspace's payment set-up.
 type BillingAccount struct {
 	StripeCustomerID      string `json:"stripeCustomerId,omitempty"`
