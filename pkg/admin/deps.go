@@ -173,7 +173,7 @@ type Deps struct {
 	// addresses (local development only: ALLOW_PRIVATE_URLS).
 	AllowPrivateURLs bool
 	// Mail sends invitation codes; nil (local development) answers them.
-	Mail  Mailer
+	Mail Mailer
 	// Payments (nil: not configured) charges invoices; PaymentsError is
 	// what payment calls answer without it. InvoiceURL presigns an invoice
 	// PDF's key.
@@ -182,5 +182,5 @@ type Deps struct {
 	InvoiceURL    func(ctx context.Context, key string) (string, error)
 	Auth          *auth.Authenticator
 	Clock         clock.Clock
-	Log   *slog.Logger
+	Log           *slog.Logger
 }
