@@ -98,9 +98,9 @@ CONVERSATIONS ?= 10000
 bench-deletion:
 	PARLEY_BENCH_CONVERSATIONS=$(CONVERSATIONS) $(GO) test -run '^$$' -bench BenchmarkDeletionJob -benchtime 1x -timeout 0 ./pkg/deletion
 
-## fire: run a schedule now against `make run` (SCHEDULE=offpeak)
+## fire: run a schedule now against `make run` (SCHEDULE=offpeak; PERIOD=YYYY-MM for invoicing)
 fire:
-	curl -fsS -X POST http://127.0.0.1:$(PORT)/_local/schedules/$(SCHEDULE)
+	curl -fsS -X POST "http://127.0.0.1:$(PORT)/_local/schedules/$(SCHEDULE)$(if $(PERIOD),?period=$(PERIOD))"
 
 clean:
 	rm -rf build cdk.out infra/cdk.out

@@ -66,13 +66,17 @@ type AlarmThresholds struct {
 // offpeakDefault is the off-peak window: 02:00 UTC, four hours.
 var offpeakDefault = ScheduleSetting{Expression: "cron(0 2 * * ? *)", Window: 4 * time.Hour}
 
+// invoicingDefault issues the invoices of the month just ended: the 1st of
+// each month, 04:00 UTC.
+var invoicingDefault = ScheduleSetting{Expression: "cron(0 4 1 * ? *)", Window: time.Hour}
+
 var stages = map[string]Stage{
 	"dev": {
 		Name:                "dev",
 		LogRetention:        awslogs.RetentionDays_ONE_WEEK,
 		RetainData:          false,
 		PointInTimeRecovery: true,
-		Schedules:           map[string]ScheduleSetting{"offpeak": offpeakDefault},
+		Schedules:           map[string]ScheduleSetting{"offpeak": offpeakDefault, "invoicing": invoicingDefault},
 		Quotas:              map[string]string{},
 		ThrottleRate:        50,
 		ThrottleBurst:       100,
@@ -87,7 +91,7 @@ var stages = map[string]Stage{
 		LogRetention:        awslogs.RetentionDays_THREE_MONTHS,
 		RetainData:          true,
 		PointInTimeRecovery: true,
-		Schedules:           map[string]ScheduleSetting{"offpeak": offpeakDefault},
+		Schedules:           map[string]ScheduleSetting{"offpeak": offpeakDefault, "invoicing": invoicingDefault},
 		Quotas:              map[string]string{},
 		ThrottleRate:        500,
 		ThrottleBurst:       1000,

@@ -41,6 +41,11 @@ type Workspaces interface {
 	DeleteWorkspace(ctx context.Context, ws string, rec audit.Record) error
 	ListAudit(ctx context.Context, ws, token string) ([]audit.Record, string, error)
 	Usage(ctx context.Context, ws, target, usageType, period string) (Usage, error)
+	// Usages reads every usage of target in a period, with the plan.
+	Usages(ctx context.Context, ws, target, period string) (map[string]Usage, string, error)
+	// ChangePlan sets the plan while updatedAt is prevUpdatedAt and the
+	// live counts fit the new plan.
+	ChangePlan(ctx context.Context, ws, plan, updatedAt, prevUpdatedAt string, recs ...audit.Record) error
 }
 
 // Members keeps workspace memberships and invitations.
@@ -85,10 +90,30 @@ type Integrations interface {
 	DeleteIntegration(ctx context.Context, in Integration, rec audit.Record) error
 }
 
+// Billing keeps invoices (issued by the invoicing run) and workspaces'
+// payment set-ups.
+type Billing interface {
+	Invoices(ctx context.Context, ws string) ([]Invoice, error)
+	Billing(ctx context.Context, ws string) (BillingAccount, error)
+	SetBilling(ctx context.Context, ws string, b BillingAccount, recs ...audit.Record) error
+	SetInvoicePayment(ctx context.Context, inv Invoice) error
+}
+
+// Payments charges workspaces (Stripe, wired in pkg/app; nil when the
+// deployment has no key).
+type Payments interface {
+	// SetPaymentMethod attaches a payment method to the workspace's
+	// customer (customerID "": created) and makes it the default.
+	SetPaymentMethod(ctx context.Context, w Workspace, customerID, paymentMethodID string) (string, PaymentMethod, error)
+	// Charge charges an invoice; a refusal is a *ChargeFailure.
+	Charge(ctx context.Context, customerID, paymentMethodID string, inv Invoice) (string, error)
+}
+
 // Storage is every record the admin API keeps.
 type Storage interface {
 	Accounts
 	Workspaces
+	Billing
 	Members
 	Bots
 	Integrations
@@ -148,8 +173,14 @@ type Deps struct {
 	// addresses (local development only: ALLOW_PRIVATE_URLS).
 	AllowPrivateURLs bool
 	// Mail sends invitation codes; nil (local development) answers them.
-	Mail  Mailer
-	Auth  *auth.Authenticator
-	Clock clock.Clock
-	Log   *slog.Logger
+	Mail Mailer
+	// Payments (nil: not configured) charges invoices; PaymentsError is
+	// what payment calls answer without it. InvoiceURL presigns an invoice
+	// PDF's key.
+	Payments      Payments
+	PaymentsError error
+	InvoiceURL    func(ctx context.Context, key string) (string, error)
+	Auth          *auth.Authenticator
+	Clock         clock.Clock
+	Log           *slog.Logger
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"github.com/parley-dev/parley/pkg/egress"
@@ -30,6 +31,9 @@ type API struct {
 	secrets          Sealer
 	mail             Mailer
 	runtime          Runtime
+	payments         Payments
+	paymentsErr      error
+	invoiceURL       func(ctx context.Context, key string) (string, error)
 	apiURL           string
 	auth             *auth.Authenticator
 	clock            clock.Clock
@@ -43,7 +47,7 @@ func NewAPI(d Deps) *API {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &API{store: d.Store, stats: d.Stats, intents: d.Intents, holds: d.Holds, allowPrivateURLs: d.AllowPrivateURLs, purger: d.Purger, secrets: d.Secrets,
-		mail: d.Mail, runtime: d.Runtime, apiURL: d.APIURL, auth: d.Auth, clock: d.Clock, log: log}
+		mail: d.Mail, runtime: d.Runtime, payments: d.Payments, paymentsErr: d.PaymentsError, invoiceURL: d.InvoiceURL, apiURL: d.APIURL, auth: d.Auth, clock: d.Clock, log: log}
 }
 
 // Register adds the admin routes to rt. Each names the permission it needs
@@ -69,6 +73,11 @@ func (a *API) Register(rt *httpapi.Router) {
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quota", a.getWorkspaceQuota, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/workspaces/{id}/quotas", a.listWorkspaceQuotas, wsPath(auth.UsageRead))
 	rt.Handle("GET", "/v1/admin/usages/{id}", a.getUsage, a.usageAuth())
+	rt.Handle("PUT", "/v1/admin/workspaces/{id}/change-plan", a.changePlan, wsPath(auth.BillingWrite))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/billing/details", a.getBillingDetails, wsPath(auth.BillingRead))
+	rt.Handle("PUT", "/v1/admin/workspaces/{id}/billing/payment-method", a.setPaymentMethod, wsPath(auth.BillingWrite))
+	rt.Handle("GET", "/v1/admin/workspaces/{id}/billing/invoices", a.listInvoices, wsPath(auth.BillingRead))
+	rt.Handle("POST", "/v1/admin/workspaces/{id}/billing/invoices/charge-unpaid", a.chargeUnpaid, wsPath(auth.BillingWrite))
 
 	rt.Handle("GET", "/v1/admin/workspace-members", a.listMembers, ws(auth.MembersRead))
 	rt.Handle("GET", "/v1/admin/workspace-members/me", a.getMemberMe, ws(auth.WorkspaceRead))

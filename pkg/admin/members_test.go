@@ -153,6 +153,8 @@ func TestRolesPerFamily(t *testing.T) {
 		auth.BotsTransfer:      {Method: "POST", Path: "/v1/admin/bots/" + bot + "/transfer", Headers: h, Body: map[string]any{}},
 		auth.IntegrationsRead:  {Method: "GET", Path: "/v1/admin/integrations", Headers: h},
 		auth.IntegrationsWrite: {Method: "POST", Path: "/v1/admin/integrations", Headers: h, Body: map[string]any{}},
+		auth.BillingRead:       {Method: "GET", Path: "/v1/admin/workspaces/" + ws + "/billing/invoices"},
+		auth.BillingWrite:      {Method: "PUT", Path: "/v1/admin/workspaces/" + ws + "/change-plan", Body: map[string]any{"plan": "nope"}},
 	}
 	// Families served by other functions are checked by pkg/auth's
 	// TestMatrixEnforced and by their own packages.

@@ -31,6 +31,10 @@ type (
 	NewMember                = admindata.NewMember
 	Membership               = admindata.Membership
 	Usage                    = admindata.Usage
+	Invoice                  = admindata.Invoice
+	BillingAccount           = admindata.BillingAccount
+	PaymentMethod            = admindata.PaymentMethod
+	ChargeFailure            = admindata.ChargeFailure
 	LogRecord                = admindata.LogRecord
 	LogFilter                = admindata.LogFilter
 	Issue                    = admindata.Issue

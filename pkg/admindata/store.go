@@ -226,6 +226,9 @@ func (s *Store) CreateWorkspace(ctx context.Context, w Workspace, audit AuditRec
 	member := memberItem(w.ID, w.OwnerID, auth.Owner, w.CreatedAt)
 	item := ds.Item(w, keysOf(workspaceKey(w.ID)))
 	item["memberCount"], item["ownerCount"] = num(1), num(1)
+	// Every workspace is listed in one sparse index partition for the
+	// monthly invoicing run (BillableWorkspaces).
+	item["gsi2pk"], item["gsi2sk"] = ds.S(workspacesIndex), ds.S(w.ID)
 	return s.Commit(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: notExists()}},
 		{Put: &types.Put{TableName: &s.table, Item: member, ConditionExpression: notExists()}},

@@ -35,31 +35,6 @@ var UsageTypes = []string{"invocation_timeout", "invocation_calls", "storage_cou
 	"integrations_owned_count", "ai_spend", "openai_spend", "bing_search_spend", "always_alive",
 	"indexed_file_count", "file_max_size_bytes"}
 
-// Quotas is the configuration of each plan's quotas, by usage type: the one
-// place they are set. Counts (bots, members, rows, files) are totals; the
-// others are per calendar month.
-var Quotas = map[string]map[string]float64{
-	"community": {"table_count": 10, "invocation_timeout": 60, "invocation_calls": 100_000, "storage_count": 100_000, "bot_count": 50,
-		"knowledgebase_vector_storage": 100, "workspace_ratelimit": 100, "table_row_count": 5_000, "workspace_member_count": 3,
-		"integrations_owned_count": 5, "ai_spend": 5, "openai_spend": 5, "bing_search_spend": 5, "always_alive": 0,
-		"indexed_file_count": 100, "file_max_size_bytes": 10 << 20},
-	"team": {"table_count": 100, "invocation_timeout": 60, "invocation_calls": 1_000_000, "storage_count": 1_000_000, "bot_count": 200,
-		"knowledgebase_vector_storage": 1_000, "workspace_ratelimit": 500, "table_row_count": 100_000, "workspace_member_count": 20,
-		"integrations_owned_count": 50, "ai_spend": 100, "openai_spend": 100, "bing_search_spend": 100, "always_alive": 5,
-		"indexed_file_count": 10_000, "file_max_size_bytes": 100 << 20},
-	"plus": {"table_count": 50, "invocation_timeout": 60, "invocation_calls": 500_000, "storage_count": 500_000, "bot_count": 100,
-		"knowledgebase_vector_storage": 500, "workspace_ratelimit": 300, "table_row_count": 50_000, "workspace_member_count": 10,
-		"integrations_owned_count": 20, "ai_spend": 50, "openai_spend": 50, "bing_search_spend": 50, "always_alive": 2,
-		"indexed_file_count": 5_000, "file_max_size_bytes": 50 << 20},
-	"enterprise": {"table_count": 500, "invocation_timeout": 900, "invocation_calls": 10_000_000, "storage_count": 10_000_000, "bot_count": 500,
-		"knowledgebase_vector_storage": 10_000, "workspace_ratelimit": 2_000, "table_row_count": 1_000_000, "workspace_member_count": 90,
-		"integrations_owned_count": 500, "ai_spend": 1_000, "openai_spend": 1_000, "bing_search_spend": 1_000, "always_alive": 50,
-		"indexed_file_count": 100_000, "file_max_size_bytes": 1 << 30},
-}
-
-// Quota returns a plan's quota of a usage type.
-func Quota(plan, usageType string) float64 { return Quotas[plan][usageType] }
-
 // counterAttr is the workspace attribute that counts a usage type kept on
 // the workspace item itself (exact, updated in the transaction that adds or
 // removes the bot or member).

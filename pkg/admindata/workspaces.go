@@ -2,6 +2,7 @@ package admindata
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -86,4 +87,28 @@ func (s *Store) memberKeys(ctx context.Context, ws string) ([]map[string]types.A
 		keys[i] = ds.Key(ds.String(it, ds.PK), ds.String(it, ds.SK))
 	}
 	return keys, nil
+}
+
+// ChangePlan sets a workspace's plan, with its audit records, while its
+// updatedAt is still prevUpdatedAt and its live counts (bots, members) are
+// within the new plan's quotas: a bot or member added since the caller
+// checked the usage makes it a ResourceLockedConflict to retry.
+func (s *Store) ChangePlan(ctx context.Context, ws, plan, updatedAt, prevUpdatedAt string, audits ...AuditRecord) error {
+	values := map[string]types.AttributeValue{":plan": ds.S(plan), ":u": ds.S(updatedAt), ":prev": ds.S(prevUpdatedAt)}
+	cond := "updatedAt = :prev"
+	for t, attr := range counterAttr {
+		k := ":q_" + attr
+		values[k] = num(int(Quota(plan, t)))
+		cond += fmt.Sprintf(" AND (attribute_not_exists(%s) OR %s <= %s)", attr, attr, k)
+	}
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: &s.table, Key: workspaceKey(ws), UpdateExpression: aws.String("SET #plan = :plan, updatedAt = :u"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: map[string]string{"#plan": "plan"},
+		ExpressionAttributeValues: values,
+	}}}
+	err := s.Commit(ctx, items, audits...)
+	if reasons := ds.CancellationReasons(err); len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+		return apperr.New(apperr.ResourceLockedConflict, "workspace %q changed during the plan change; retry", ws)
+	}
+	return err
 }

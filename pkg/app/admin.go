@@ -5,7 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/parley-dev/parley/pkg/billing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -49,8 +54,38 @@ func registerAdmin(rt *httpapi.Router, d Deps, store *admindata.Store, authn *au
 	if sender := d.Config.Setting("SES_SENDER"); sender != "" && d.Mail != nil {
 		deps.Mail = admin.SESMailer{Client: d.Mail, Sender: sender}
 	}
+	deps.Payments, deps.PaymentsError = payments(d)
+	if o := adminOptions(d); o.Presign != nil {
+		bucket := d.Config.Env[topology.EnvVar("bucket", topology.InvoicesBucket)]
+		deps.InvoiceURL = func(ctx context.Context, key string) (string, error) {
+			req, err := o.Presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key}, s3.WithPresignExpires(time.Hour))
+			if err != nil {
+				return "", err
+			}
+			return req.URL, nil
+		}
+	}
 	admin.NewAPI(deps).Register(rt)
 	botkey.NewAPI(store, botKeySealer(d), store, authn, d.Clock).Register(rt)
+}
+
+// payments is the admin API's Stripe client: the key from
+// STRIPE_SECRET_KEY, or read once at cold start from the Secrets Manager
+// secret STRIPE_SECRET_KEY_ARN names. Without either, payment calls answer
+// how to configure it.
+func payments(d Deps) (admin.Payments, error) {
+	key, arn := d.Config.Setting("STRIPE_SECRET_KEY"), d.Config.Setting("STRIPE_SECRET_KEY_ARN")
+	if key == "" && arn != "" {
+		out, err := secretsmanager.NewFromConfig(d.AWS).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: &arn})
+		if err != nil {
+			return nil, fmt.Errorf("payments are unavailable: the Stripe key could not be read from %s: %w", arn, err)
+		}
+		key = aws.ToString(out.SecretString)
+	}
+	if key == "" {
+		return nil, billing.ErrNotConfigured
+	}
+	return billing.NewStripe(key, d.Config.Setting("STRIPE_API_URL")), nil
 }
 
 // adminOptions are the admin store's resources beyond the admin table.

@@ -74,6 +74,11 @@ func LoadConfig(ctx context.Context, fn topology.Function, getenv func(string) s
 			cfg.Settings[k] = v
 		}
 	}
+	// PLANS (JSON) overrides the plans' quotas and prices of every function
+	// of the deployment (admindata.ConfigurePlans).
+	if err := admindata.ConfigurePlans(getenv("PLANS")); err != nil {
+		return cfg, err
+	}
 	var missing []string
 	for k := range topology.Default().Environment("", fn) {
 		v := getenv(k)
@@ -314,6 +319,8 @@ func Scheduled(name string, d Deps) (ScheduledFunc, error) {
 	switch name {
 	case topology.OffpeakFunction:
 		return Offpeak(d)
+	case topology.InvoicingFunction:
+		return Invoicing(d)
 	}
 	return nil, fmt.Errorf("no scheduled function named %q", name)
 }

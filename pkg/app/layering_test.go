@@ -28,7 +28,7 @@ var tableOwners = map[string][]string{
 	"chatdata": {"BOT#", "CONV#", "USER#", "USERTAGS#", "CONVTAGS#", "MSG#", "MSGTAGS#", "PART#", "STATE#", "EVT#", "STAT#",
 		"#CONVS", "#MSGS", "#EVTS", "#USERS"},
 	"admindata": {"BOT#", "ACCOUNT#", "WS#", "PAT#", "EMAIL#", "AUDIT#", "AUDITHEAD", "#AUDITCHAIN", "BAK#", "INT#", "ISSUE#", "LOG#",
-		"MEMBER#", "INV#", "EVT#", "USAGE#"},
+		"MEMBER#", "INV#", "EVT#", "USAGE#", "BILL#", "#WORKSPACES"},
 	"tabledata": {"BOT#", "TABLE#", "TABLEID#", "TABLECOUNT", "TGONE#", "#TG#", "#TROWS", "TWS#"},
 	"lifecycledata": {"BOT#", "JOB#", "CHUNK#", "POLICY#", "RUN#", "ERASE#", "WS#", "HOLD#", "RCPT#", "DSR#", "ITEMS#",
 		"=SUMMARY", "=REQUESTS",

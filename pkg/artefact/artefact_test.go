@@ -92,6 +92,7 @@ func TestFunctionsUnderRIE(t *testing.T) {
 			"m-unreadable": "{not json", "m-unknown": `{"kind":"nothing","body":{}}`,
 			"m-purge": `{"kind":"` + lifecycle.PurgeBotKind + `","body":{"botId":"bot_01JABCDEF0123456789ABCDEFG"}}`}, "m-unknown", "m-unreadable")},
 		{topology.OffpeakFunction, testOffpeak},
+		{topology.InvoicingFunction, testInvoicing},
 		{topology.FilesFunction, testFiles},
 		// The indexer drops what it can never read (an unreadable message,
 		// S3's test event) and erases an upload whose file does not exist.
@@ -266,6 +267,13 @@ func testOffpeak(t *testing.T, r *rig, f *Function) {
 	}
 }
 
+func testInvoicing(t *testing.T, r *rig, f *Function) {
+	inv := invoke(t, f, sampleEvent(t, "scheduled-invoicing.json"), nil)
+	if strings.TrimSpace(string(inv.Body)) != "null" {
+		t.Fatalf("scheduled run answered %s, want null (success)\nlog:\n%s", inv.Body, f.Log())
+	}
+}
+
 // TestMissingEnvironmentFailsInit starts each binary without the variables
 // the CDK stack would give it: its init must fail with one error that lists
 // every missing variable, and the invocation must report the failure.
@@ -330,6 +338,7 @@ var linked = map[string][]string{
 	topology.DeliveryFunction:   {"chat"},
 	topology.LifecycleFunction:  {"deletion", "retention", "compliance"},
 	topology.OffpeakFunction:    {"deletion", "retention"},
+	topology.InvoicingFunction:  {},
 }
 
 var featurePackages = []string{"admin", "botkey", "chat", "compliance", "deletion", "files", "policy", "retention", "tables"}

@@ -34,6 +34,8 @@ func (r *rig) coldStartEvent(b *testing.B, fn topology.Function) any {
 		return apiEvent(b, "GET /api/v1/audit/verify", "/api/v1/audit/verify", r.bearer(), "")
 	case topology.OffpeakFunction:
 		return sampleEvent(b, "scheduled-offpeak.json")
+	case topology.InvoicingFunction:
+		return sampleEvent(b, "scheduled-invoicing.json")
 	}
 	if fn.Kind == topology.Worker {
 		return sqsEvent("arn:aws:sqs:us-east-1:123456789012:worker", map[string]string{"m-1": "{not json"})

@@ -74,6 +74,11 @@ const (
 	// RestoreConversation: an archived conversation brought back to the
 	// live tables.
 	RestoreConversation = "RESTORE_CONVERSATION"
+	// ChangePlan: the workspace's plan changed (the record's value names
+	// the new plan).
+	ChangePlan = "CHANGE_PLAN"
+	// UpdatePaymentMethod: the workspace's Stripe payment method changed.
+	UpdatePaymentMethod = "UPDATE_PAYMENT_METHOD"
 )
 
 // ControlDeletionJob is the action of a deletion job cancelled, paused or
@@ -92,7 +97,7 @@ var botpress = map[string]bool{
 	"UNKNOWN": true, AddMember: true, RemoveMember: true, UpdateMember: true,
 	CloseWorkspace: true, CreateBot: true, CreateWorkspace: true, DeleteBot: true,
 	"DEPLOY_BOT": true, TransferBot: true, "DOWNLOAD_BOT_ARCHIVE": true, UpdateBot: true,
-	"UPDATE_BOT_CHANNEL": true, "UPDATE_BOT_CONFIG": true, "UPDATE_PAYMENT_METHOD": true,
+	"UPDATE_BOT_CHANNEL": true, "UPDATE_BOT_CONFIG": true, UpdatePaymentMethod: true,
 	UpdateWorkspace: true, SpendingLimit: true, "SET_AI_SPENDING_LIMIT": true,
 	"UPDATE_WORKSPACE_BILLING_READONLY": true, "EXECUTE_AUTO_RECHARGE_SUCCESS": true, "EXECUTE_AUTO_RECHARGE_FAILED": true,
 }

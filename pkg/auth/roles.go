@@ -81,6 +81,11 @@ const (
 	ComplianceWrite Permission = "compliance.write"
 	// ArchivesRestore: bring archived conversations back to the live tables.
 	ArchivesRestore Permission = "archives.restore"
+	// BillingRead: read billing details and invoices.
+	BillingRead Permission = "billing.read"
+	// BillingWrite: change the plan and the payment method, charge unpaid
+	// invoices.
+	BillingWrite Permission = "billing.write"
 )
 
 var (
@@ -90,6 +95,7 @@ var (
 	managers  = []Role{Owner, Administrator, Manager}
 	admins    = []Role{Owner, Administrator}
 	ownerOnly = []Role{Owner}
+	billers   = []Role{Owner, Billing}
 )
 
 // Matrix is the permission matrix: which roles hold each permission. The
@@ -121,6 +127,8 @@ var Matrix = map[Permission][]Role{
 	ComplianceRead:    managers,
 	ComplianceWrite:   admins,
 	ArchivesRestore:   admins,
+	BillingRead:       billers,
+	BillingWrite:      billers,
 }
 
 // Allows reports whether role holds permission.

@@ -7,6 +7,7 @@ package localrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -328,16 +329,24 @@ func (s *Stack) startWorkers(ctx context.Context, t topology.Topology, o Options
 }
 
 // Fire runs a schedule's target now, as EventBridge would at its time.
-func (s *Stack) Fire(ctx context.Context, name string) error {
+func (s *Stack) Fire(ctx context.Context, name string) error { return s.FirePeriod(ctx, name, "") }
+
+// FirePeriod fires a schedule with an event whose detail carries period
+// (YYYY-MM; "" for none): the invoicing schedule invoices that month.
+func (s *Stack) FirePeriod(ctx context.Context, name, period string) error {
 	fn, ok := s.scheduled[name]
 	if !ok {
 		return apperr.NotFound("schedule", name)
 	}
-	return fn(ctx, ScheduledEvent(name, time.Now()))
+	ev := ScheduledEvent(name, time.Now())
+	if period != "" {
+		ev.Detail, _ = json.Marshal(map[string]string{"period": period})
+	}
+	return fn(ctx, ev)
 }
 
 func (s *Stack) fireHandler(w http.ResponseWriter, r *http.Request) {
-	err := s.Fire(r.Context(), r.PathValue("name"))
+	err := s.FirePeriod(r.Context(), r.PathValue("name"), r.URL.Query().Get("period"))
 	switch {
 	case apperr.Is(err, apperr.ResourceNotFound):
 		http.Error(w, err.Error(), http.StatusNotFound)

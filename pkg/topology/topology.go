@@ -301,14 +301,15 @@ func Default() Topology {
 			{Name: AdminFunction, Kind: HTTP,
 				Tables: []TableAccess{WritesTable(AdminTable, "gsi1", "gsi2"), ReadsTable(ChatTable),
 					{Table: LifecycleTable, Access: Write}},
-				Buckets: []BucketAccess{{Bucket: BotCodeBucket, Access: Read | Write | Delete}},
+				// Invoice PDFs: presigned GETs only.
+				Buckets: []BucketAccess{{Bucket: BotCodeBucket, Access: Read | Write | Delete}, {Bucket: InvoicesBucket, Access: Read}},
 				// A bot's change queues register/unregister for its servers
 				// on the delivery queue.
 				SendsTo: []string{LifecycleQueue, DeliveryQueue}, Seals: true,
 				// Invitation codes go to the invited by email, from SES_SENDER.
 				// PUBLIC_URL is the base of the absolute webhook urls sent to
 				// integrations ("": the request's own scheme and host).
-				Settings: map[string]string{"SES_SENDER": "", "PUBLIC_URL": "", "ALLOW_PRIVATE_URLS": "false"}, SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
+				Settings: withStripe(map[string]string{"SES_SENDER": "", "PUBLIC_URL": "", "ALLOW_PRIVATE_URLS": "false"}), SendsEmail: true, Timeout: 10 * time.Second, MemoryMB: 256},
 			// The chat function authenticates against the admin table (token,
 			// bot, membership, integrations: by key), writes there what
 			// integrations configure and what fails between Parley and bots'
@@ -388,6 +389,7 @@ func Default() Topology {
 		"GET /v1/admin/workspaces/{id}/quota",
 		"GET /v1/admin/workspaces/{id}/quotas",
 		"GET /v1/admin/usages/{id}",
+		"PUT /v1/admin/workspaces/{id}/change-plan",
 		"GET /v1/admin/workspace-members",
 		"GET /v1/admin/workspace-members/me",
 		"POST /v1/admin/workspace-members",
@@ -450,6 +452,7 @@ func Default() Topology {
 	addTables(&t)
 	t.Buckets = append(t.Buckets, Bucket{Name: BotCodeBucket})
 	addFiles(&t)
+	addBilling(&t)
 	return t
 }
 
