@@ -392,6 +392,13 @@ func (b *builder) function(f topology.Function) {
 	if f.SignsReceipts {
 		b.s.ReceiptSecret.GrantRead(fn, nil)
 	}
+	if _, reads := f.Settings["STRIPE_SECRET_KEY_ARN"]; reads && b.setting(f, "STRIPE_SECRET_KEY_ARN") != "" {
+		// The Stripe key lives in a secret the operator made; only the
+		// functions that charge read it, and only it.
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: jsii.Strings(b.setting(f, "STRIPE_SECRET_KEY_ARN")),
+		}))
+	}
 	for _, q := range b.topo.Queues {
 		if q.Consumer != f.Name {
 			continue
@@ -476,6 +483,9 @@ func (b *builder) environment(f topology.Function) *map[string]*string {
 	}
 	for k := range f.Settings {
 		env[k] = jsii.String(b.setting(f, k))
+	}
+	if plans := b.stage.Settings["PLANS"]; plans != "" {
+		env["PLANS"] = jsii.String(plans)
 	}
 	if f.Kind == topology.HTTP {
 		env[EnvSigningSecretARN] = b.s.Secret.SecretArn()

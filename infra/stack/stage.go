@@ -147,5 +147,22 @@ func (s Stage) WithEnvOverrides(t topology.Topology, lookup func(string) (string
 		}
 	}
 	s.Schedules = scheds
+	// Deployment settings taken from the synth environment: the Stripe
+	// secret's ARN (the admin function reads it, and only that secret) and
+	// the plans table's override (every function).
+	settings := make(map[string]string, len(s.Settings)+len(DeploySettings))
+	for k, v := range s.Settings {
+		settings[k] = v
+	}
+	for _, name := range DeploySettings {
+		if v, ok := lookup(name); ok && v != "" {
+			settings[name] = v
+		}
+	}
+	s.Settings = settings
 	return s
 }
+
+// DeploySettings are read from the environment of `make synth`/`make
+// deploy` into the stage's settings.
+var DeploySettings = []string{"STRIPE_SECRET_KEY_ARN", "PLANS"}

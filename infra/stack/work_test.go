@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,29 @@ func TestValidate(t *testing.T) {
 		if err := Validate(topo); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("want error containing %q, got %v", tc.want, err)
 		}
+	}
+}
+
+// The Stripe secret's ARN and the plans' override, set when deploying,
+// reach the functions that read them; only the admin function may read
+// the Stripe secret, and only it.
+func TestDeploySettingsReachTheirFunctions(t *testing.T) {
+	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:parley/stripe-AbCdEf"
+	stage := mustStage(t, "prod").WithEnvOverrides(topology.Default(), func(k string) (string, bool) {
+		return map[string]string{"STRIPE_SECRET_KEY_ARN": arn, "PLANS": `{"team":{"base":300}}`}[k], k == "STRIPE_SECRET_KEY_ARN" || k == "PLANS"
+	})
+	s := synth(t, topology.Default(), stage, false)
+	env := func(fn string) map[string]any {
+		return props(s.resource(s.stack.Functions[fn]))["Environment"].(map[string]any)["Variables"].(map[string]any)
+	}
+	if e := env("admin"); e["STRIPE_SECRET_KEY_ARN"] != arn || e["PLANS"] != `{"team":{"base":300}}` {
+		t.Errorf("admin environment: %v", e)
+	}
+	if e := env("chat"); e["PLANS"] == nil || e["STRIPE_SECRET_KEY_ARN"] != nil {
+		t.Errorf("chat environment: %v", e)
+	}
+	raw, _ := json.Marshal(s.json)
+	if n := strings.Count(string(raw), arn); n != 2 { // the admin function's environment and its one grant
+		t.Errorf("the Stripe secret appears %d times in the template, want 2 (admin's environment and grant)", n)
 	}
 }
