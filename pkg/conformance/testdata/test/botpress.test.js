@@ -241,6 +241,12 @@ test('updateWorkspace / usages / quotas / audit records', async () => {
   const { quotas } = await client.listWorkspaceQuotas({ id: ws.id })
   assert.ok(quotas.some((q) => q.type === 'bot_count'))
 
+  // Billing through the pinned client: no invoice yet, and without a Stripe
+  // key a charge says how to configure payments (a Botpress error body).
+  const { invoices } = await client.listWorkspaceInvoices({ id: ws.id })
+  assert.ok(Array.isArray(invoices))
+  await rejectsApi(client.chargeWorkspaceUnpaidInvoices({ id: ws.id }), { type: 'Runtime', code: 400 })
+
   const { records } = await client.getAuditRecords({ id: ws.id })
   assert.ok(records.length >= 3)
   assert.ok(['UPDATE_WORKSPACE', 'SET_SPENDING_LIMIT'].includes(records[0].action), 'most recent first')
