@@ -141,6 +141,47 @@ func (k kindBase) count(ctx context.Context, pk, skPrefix string) (int, error) {
 	return n, err
 }
 
+// exportItem writes an item's export line, marked with its kind (and
+// type, when given): one GetItem. A missing item writes nothing.
+func (k kindBase) exportItem(ctx context.Context, key map[string]types.AttributeValue, kind, typ string, w lifecycle.LineWriter) (bool, error) {
+	out, err := k.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item == nil {
+		return false, err
+	}
+	l, err := Line(out.Item)
+	if err != nil {
+		return false, err
+	}
+	l.Kind = kind
+	if typ != "" {
+		l.Type = typ
+	}
+	return true, w.WriteLine(l)
+}
+
+// exportRange writes the export line of every item a key condition
+// selects, a Query page at a time.
+func (k kindBase) exportRange(ctx context.Context, cond expression.KeyConditionBuilder, w lifecycle.LineWriter) error {
+	expr, err := expression.NewBuilder().WithKeyCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)}
+	return k.eachPage(ctx, in, func(out *dynamodb.QueryOutput) (bool, error) {
+		for _, it := range out.Items {
+			l, err := Line(it)
+			if err != nil {
+				return false, err
+			}
+			if err := w.WriteLine(l); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+}
+
 // partitionFacts counts a conversation's partition and lists its
 // participants, from keys-only Query pages (as many calls as a count).
 func (k kindBase) partitionFacts(ctx context.Context, bot, conv string) (int, []string, error) {
@@ -325,16 +366,8 @@ func (k *ConversationKind) Inspect(ctx context.Context, bot string, ids []string
 // (events, message claims, participants, states), a Query page at a time.
 // A missing conversation exports nothing.
 func (k *ConversationKind) Export(ctx context.Context, bot, conv string, w lifecycle.LineWriter) error {
-	out, err := k.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: convKey(bot, conv), ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
-		return err
-	}
-	first, err := Line(out.Item)
-	if err != nil {
-		return err
-	}
-	first.Kind, first.Type = lifecycle.KindConversation, "conversation"
-	if err := w.WriteLine(first); err != nil {
+	found, err := k.exportItem(ctx, convKey(bot, conv), lifecycle.KindConversation, "conversation", w)
+	if err != nil || !found {
 		return err
 	}
 	pk := expression.Key(ds.PK).Equal(expression.Value(convPK(bot, conv)))
@@ -343,25 +376,7 @@ func (k *ConversationKind) Export(ctx context.Context, bot, conv string, w lifec
 		pk.And(expression.Key(ds.SK).LessThan(expression.Value("MSG#"))),
 		pk.And(expression.Key(ds.SK).GreaterThan(expression.Value("MSG#\uffff"))),
 	} {
-		expr, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-		if err != nil {
-			return err
-		}
-		in := &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
-			ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)}
-		err = k.eachPage(ctx, in, func(out *dynamodb.QueryOutput) (bool, error) {
-			for _, it := range out.Items {
-				l, err := Line(it)
-				if err != nil {
-					return false, err
-				}
-				if err := w.WriteLine(l); err != nil {
-					return false, err
-				}
-			}
-			return true, nil
-		})
-		if err != nil {
+		if err := k.exportRange(ctx, cond, w); err != nil {
 			return err
 		}
 	}
@@ -598,16 +613,8 @@ func (k *EventKind) Inspect(ctx context.Context, bot string, ids []string) (map[
 
 // Export implements lifecycle.ItemKind: the event's line.
 func (k *EventKind) Export(ctx context.Context, bot, itemID string, w lifecycle.LineWriter) error {
-	out, err := k.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: eventItemKey(bot, itemID), ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
-		return err
-	}
-	l, err := Line(out.Item)
-	if err != nil {
-		return err
-	}
-	l.Kind = lifecycle.KindEvent
-	return w.WriteLine(l)
+	_, err := k.exportItem(ctx, eventItemKey(bot, itemID), lifecycle.KindEvent, "", w)
+	return err
 }
 
 // EraseContents implements lifecycle.ItemKind: nothing lives under an event.
@@ -694,36 +701,12 @@ func (k *UserKind) Inspect(ctx context.Context, bot string, ids []string) (map[s
 
 // Export implements lifecycle.ItemKind: the user's line, then its states.
 func (k *UserKind) Export(ctx context.Context, bot, user string, w lifecycle.LineWriter) error {
-	out, err := k.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: userKey(bot, user), ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
+	found, err := k.exportItem(ctx, userKey(bot, user), lifecycle.KindUser, "", w)
+	if err != nil || !found {
 		return err
 	}
-	first, err := Line(out.Item)
-	if err != nil {
-		return err
-	}
-	first.Kind = lifecycle.KindUser
-	if err := w.WriteLine(first); err != nil {
-		return err
-	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(ds.PK).Equal(expression.Value(botPK(bot))).
-		And(expression.Key(ds.SK).BeginsWith(userStatesPrefix(user)))).Build()
-	if err != nil {
-		return err
-	}
-	return k.eachPage(ctx, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
-		ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true)}, func(out *dynamodb.QueryOutput) (bool, error) {
-		for _, it := range out.Items {
-			l, err := Line(it)
-			if err != nil {
-				return false, err
-			}
-			if err := w.WriteLine(l); err != nil {
-				return false, err
-			}
-		}
-		return true, nil
-	})
+	return k.exportRange(ctx, expression.Key(ds.PK).Equal(expression.Value(botPK(bot))).
+		And(expression.Key(ds.SK).BeginsWith(userStatesPrefix(user))), w)
 }
 
 // EraseContents implements lifecycle.ItemKind: the user's states.
