@@ -9,8 +9,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/parley-dev/parley/pkg/admindata"
 	"github.com/parley-dev/parley/pkg/chatdata"
 	"github.com/parley-dev/parley/pkg/compliance"
+	"github.com/parley-dev/parley/pkg/cursor"
 	"github.com/parley-dev/parley/pkg/lifecycle"
 	"github.com/parley-dev/parley/pkg/lifecycledata"
 	"github.com/parley-dev/parley/pkg/topology"
@@ -78,7 +80,7 @@ func (e exportLinks) DownloadURL(ctx context.Context, key string) (string, error
 // dataRequests is the lifecycle worker's handler of data requests.
 func dataRequests(d Deps) lifecycle.Handler {
 	chat := d.Config.Table(topology.ChatTable)
-	_, adminStore, _, _ := httpBase(d)
+	adminStore := admindata.NewStore(d.DB, d.Config.Table(topology.AdminTable), cursor.New(d.Config.SigningKey))
 	w := &compliance.RequestWorker{
 		Requests: lifecycledata.NewRequestStore(d.DB, d.Config.Table(topology.LifecycleTable)),
 		Bots:     adminStore, Holds: holds(d), Receipts: receipts(d),
